@@ -1,0 +1,52 @@
+"""What every input channel does with a consumer's message.
+
+Guard the text, hand it to Rasa, and if Rasa fails (Redis down, a bug) send the
+persona's apology instead of silence or a stack trace.
+"""
+from __future__ import annotations
+
+import logging
+from asyncio import CancelledError
+from typing import Any, Awaitable, Callable, Dict, Optional
+
+from rasa.core.channels.channel import OutputChannel, UserMessage
+
+from bot.input_guard import guard
+from bot.persona import load_facts, load_persona, render_text
+from bot.privacy import mask_id
+
+logger = logging.getLogger(__name__)
+
+SERVICE_APOLOGY = "抱歉{you}，{persona}这边开了个小差{emoji_sorry}，消息没处理成功。请过一会儿再发一次，我一定认真回复～"
+
+
+def service_apology_text() -> str:
+    return render_text(SERVICE_APOLOGY, load_persona(), load_facts())
+
+
+async def handle_user_text(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    output_channel: OutputChannel,
+    text: Optional[str],
+    sender_id: str,
+    input_channel: str,
+    metadata: Optional[Dict[str, Any]] = None,
+) -> bool:
+    """Process one consumer message; returns False if the apology was sent instead."""
+    guarded = guard(text)
+    if guarded.reason:
+        logger.info(
+            "Input from %s on %s adjusted: %s (%d chars).",
+            mask_id(sender_id), input_channel, guarded.reason, len(text or ""),
+        )
+    try:
+        await on_new_message(
+            UserMessage(guarded.text, output_channel, sender_id, input_channel=input_channel, metadata=metadata)
+        )
+        return True
+    except CancelledError:
+        raise
+    except Exception:
+        logger.exception("Handling a message from %s on %s failed.", mask_id(sender_id), input_channel)
+        await output_channel.send_text_message(sender_id, service_apology_text())
+        return False

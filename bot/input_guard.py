@@ -1,0 +1,68 @@
+"""Normalise what a consumer sends before Rasa sees it.
+
+Every channel passes user text through `guard()`: empty, whitespace-only and
+emoji/punctuation-only messages become internal intents with a persona reply
+(`/input_empty`, `/input_emoji`), over-long messages are cut, and a consumer
+cannot trigger intents directly by typing Rasa's `/intent` syntax.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import unicodedata
+from dataclasses import dataclass
+from typing import Optional
+
+logger = logging.getLogger(__name__)
+
+EMPTY_INTENT = "/input_empty"
+EMOJI_INTENT = "/input_emoji"
+_INVISIBLE = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u3000"}
+
+
+def max_chars() -> int:
+    return int(os.environ.get("MAX_MESSAGE_CHARS", "500"))
+
+
+@dataclass(frozen=True)
+class Guarded:
+    text: str  # what goes to Rasa
+    reason: Optional[str] = None  # why it was changed, for the log line
+
+
+def _has_word_character(text: str) -> bool:
+    # Letters (incl. CJK ideographs) or digits carry meaning; symbols, emoji,
+    # punctuation and modifiers alone do not.
+    return any(unicodedata.category(ch)[0] in ("L", "N") for ch in text)
+
+
+def _has_emoji(text: str) -> bool:
+    return any(unicodedata.category(ch) == "So" or ord(ch) >= 0x1F000 for ch in text)
+
+
+def guard(text: Optional[str]) -> Guarded:
+    if not isinstance(text, str):
+        return Guarded(EMPTY_INTENT, "missing")
+    cleaned = "".join(" " if ch in _INVISIBLE else ch for ch in text).strip()
+    if not cleaned:
+        return Guarded(EMPTY_INTENT, "empty")
+    if not _has_word_character(cleaned):
+        return Guarded(EMOJI_INTENT if _has_emoji(cleaned) else EMPTY_INTENT, "no_words")
+    reason = None
+    if cleaned.startswith("/"):
+        cleaned = cleaned.lstrip("/").strip() or EMPTY_INTENT
+        reason = "slash_stripped"
+    limit = max_chars()
+    if len(cleaned) > limit:
+        cleaned = cleaned[:limit]
+        reason = "truncated"
+    return Guarded(cleaned, reason)
+
+
+def decode_body(raw: bytes) -> str:
+    """Decode a request body; invalid UTF-8 is replaced, not refused."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        logger.warning("Request body is not valid UTF-8 (%d bytes); replacing bad bytes.", len(raw))
+        return raw.decode("utf-8", errors="replace")

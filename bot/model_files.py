@@ -1,0 +1,71 @@
+"""Which model belongs to the current training data, and training it if missing.
+
+A model is named after a fingerprint of everything that shapes it (config,
+domain, data/, Rasa version), so repeated test runs reuse it and any change to
+the data or config trains a new one.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterable, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS_DIR = ROOT / "models"
+RASA_VERSION = "3.6.21"
+
+
+def _training_inputs() -> Iterable[Path]:
+    yield ROOT / "config.yml"
+    yield ROOT / "domain.yml"
+    yield from sorted(p for p in (ROOT / "data").rglob("*") if p.is_file())
+
+
+def fingerprint() -> str:
+    digest = hashlib.sha256(RASA_VERSION.encode())
+    for path in _training_inputs():
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def current_model_path() -> Path:
+    return MODELS_DIR / f"nlu-core-{fingerprint()}.tar.gz"
+
+
+def newest_model() -> Optional[Path]:
+    models = sorted(MODELS_DIR.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    return models[-1] if models else None
+
+
+def rasa_cli() -> list:
+    """Run Rasa from its own environment, whichever Python calls this."""
+    return [str(ROOT / ".venv" / "rasa" / "bin" / "python"), "-m", "rasa"]
+
+
+def train(validate: bool = True) -> Path:
+    target = current_model_path()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if validate:
+        subprocess.run(rasa_cli() + ["data", "validate", "--quiet"], cwd=ROOT, check=True, env=env)
+    subprocess.run(
+        rasa_cli() + ["train", "--out", str(MODELS_DIR), "--fixed-model-name", target.name[: -len(".tar.gz")]],
+        cwd=ROOT, check=True, env=env,
+    )
+    return target
+
+
+def ensure_current_model() -> Path:
+    target = current_model_path()
+    if target.is_file():
+        print(f"==> model up to date: {target.relative_to(ROOT)}", file=sys.stderr)
+        return target
+    print("==> training data or config changed: training a model", file=sys.stderr)
+    return train()
+
+
+if __name__ == "__main__":
+    ensure_current_model()

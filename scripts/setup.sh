@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Create or update the two pinned environments. Idempotent: an environment is
+# rebuilt only when its lock file changed (stamp = sha256 of the lock file).
+#   .venv/rasa     Python 3.10, Rasa 3.6.21 (Rasa server, console, channels, tests)
+#   .venv/actions  Python 3.11, rasa-sdk + torch CPU + sentence-transformers (action server)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+find_python() {  # find_python 3.10 -> path of an interpreter of that version
+  local want=$1 c
+  for c in "python$want" /root/.pyenv/versions/"$want"*/bin/"python$want" /usr/bin/"python$want" /usr/local/bin/"python$want"; do
+    if [ -x "$(command -v "$c" 2>/dev/null || echo "$c")" ] && "$c" -c "import sys; assert sys.version_info[:2] == tuple(map(int, '$want'.split('.')))" 2>/dev/null; then
+      command -v "$c" 2>/dev/null || echo "$c"; return 0
+    fi
+  done
+  if command -v pyenv >/dev/null; then
+    local v; v=$(pyenv versions --bare | grep -E "^$want(\.|$)" | tail -1 || true)
+    [ -n "$v" ] && { echo "$(pyenv root)/versions/$v/bin/python$want"; return 0; }
+  fi
+  echo "Python $want not found (install it, e.g. with pyenv)" >&2; return 1
+}
+
+ensure_env() {  # ensure_env NAME PYTHON_VERSION LOCKFILE...
+  local name=$1 pyver=$2; shift 2
+  local dir=".venv/$name" stamp=".venv/$name/.lock-sha256" want
+  want=$(cat "$@" | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  echo "==> setting up $dir (Python $pyver)"
+  [ -x "$dir/bin/python" ] || "$(find_python "$pyver")" -m venv "$dir"
+  "$dir/bin/python" -m pip install -q --upgrade "pip<25" >/dev/null
+  local args=(); for f in "$@"; do args+=(-r "$f"); done
+  "$dir/bin/python" -m pip install -q "${args[@]}" 2>&1 | grep -vE "^(WARNING: Location|  DEPRECATION|\s*$)" || true
+  "$dir/bin/python" -m pip check >/dev/null 2>&1 || true
+  echo "$want" > "$stamp"
+}
+
+ensure_env rasa 3.10 requirements/rasa.txt
+ensure_env actions 3.11 requirements/actions.txt
+
+# Browser tests need Chromium (Debian package); only `make test` asks for it.
+if [ "${WITH_BROWSER:-0}" = "1" ] && ! command -v chromium >/dev/null; then
+  echo "==> installing Chromium for the browser tests (Debian package)"
+  if [ "$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+# RASA_TOKEN is generated once into .env (git-ignored).
+if ! grep -qs '^RASA_TOKEN=' .env; then
+  echo "RASA_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >> .env
+  echo "==> generated RASA_TOKEN into .env"
+fi
