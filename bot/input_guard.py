@@ -2,13 +2,15 @@
 
 Every channel passes user text through `guard()`: empty, whitespace-only and
 emoji/punctuation-only messages become internal intents with a persona reply
-(`/input_empty`, `/input_emoji`), over-long messages are cut, and a consumer
-cannot trigger intents directly by typing Rasa's `/intent` syntax.
+(`/input_empty`, `/input_emoji`), over-long messages are cut, and Rasa's
+`/intent{"entity": …}` syntax is accepted only as a plain button payload
+(`/human_handoff`): a consumer cannot set entities or slots by typing it.
 """
 from __future__ import annotations
 
 import logging
 import os
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Optional
@@ -17,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 EMPTY_INTENT = "/input_empty"
 EMOJI_INTENT = "/input_emoji"
+_BUTTON_PAYLOAD = re.compile(r"^/[a-z_]+$")
 _INVISIBLE = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u3000"}
 
 
@@ -49,6 +52,8 @@ def guard(text: Optional[str]) -> Guarded:
     if not _has_word_character(cleaned):
         return Guarded(EMOJI_INTENT if _has_emoji(cleaned) else EMPTY_INTENT, "no_words")
     reason = None
+    if _BUTTON_PAYLOAD.match(cleaned):
+        return Guarded(cleaned)
     if cleaned.startswith("/"):
         cleaned = cleaned.lstrip("/").strip() or EMPTY_INTENT
         reason = "slash_stripped"

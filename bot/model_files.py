@@ -6,6 +6,7 @@ the data or config trains a new one.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import subprocess
@@ -47,7 +48,17 @@ def rasa_cli() -> list:
 
 
 def train(validate: bool = True) -> Path:
-    target = current_model_path()
+    # One training at a time on this machine (2 cores): others wait here.
+    MODELS_DIR.mkdir(exist_ok=True)
+    with open(MODELS_DIR / ".train.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        target = current_model_path()
+        if target.is_file():  # trained by whoever held the lock before us
+            return target
+        return _train_locked(target, validate)
+
+
+def _train_locked(target: Path, validate: bool) -> Path:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     if validate:
         subprocess.run(rasa_cli() + ["data", "validate", "--quiet"], cwd=ROOT, check=True, env=env)

@@ -1,7 +1,9 @@
 """What every input channel does with a consumer's message.
 
-Guard the text, hand it to Rasa, and if Rasa fails (Redis down, a bug) send the
-persona's apology instead of silence or a stack trace.
+Resolve a reply to the options the bot offered last (number, title or
+payload), otherwise guard the text; hand it to Rasa; remember the options of
+the answer; and if Rasa fails (Redis down, a bug) send the persona's apology
+instead of silence or a stack trace.
 """
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ import logging
 from asyncio import CancelledError
 from typing import Any, Awaitable, Callable, Dict, Optional
 
-from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
+
+from bot.channels import options
 
 from bot.input_guard import guard
 from bot.persona import load_facts, load_persona, render_text
@@ -33,16 +37,21 @@ async def handle_user_text(
     metadata: Optional[Dict[str, Any]] = None,
 ) -> bool:
     """Process one consumer message; returns False if the apology was sent instead."""
-    guarded = guard(text)
-    if guarded.reason:
-        logger.info(
-            "Input from %s on %s adjusted: %s (%d chars).",
-            mask_id(sender_id), input_channel, guarded.reason, len(text or ""),
-        )
+    message_text = await options.resolve(input_channel, sender_id, text)
+    if message_text is None:
+        guarded = guard(text)
+        message_text = guarded.text
+        if guarded.reason:
+            logger.info(
+                "Input from %s on %s adjusted: %s (%d chars).",
+                mask_id(sender_id), input_channel, guarded.reason, len(text or ""),
+            )
     try:
         await on_new_message(
-            UserMessage(guarded.text, output_channel, sender_id, input_channel=input_channel, metadata=metadata)
+            UserMessage(message_text, output_channel, sender_id, input_channel=input_channel, metadata=metadata)
         )
+        if isinstance(output_channel, CollectingOutputChannel):
+            await options.remember(input_channel, sender_id, options.collect_buttons(output_channel.messages))
         return True
     except CancelledError:
         raise
