@@ -27,21 +27,26 @@ ensure_env() {  # ensure_env NAME PYTHON_VERSION LOCKFILE...
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
   echo "==> setting up $dir (Python $pyver)"
   [ -x "$dir/bin/python" ] || "$(find_python "$pyver")" -m venv "$dir"
-  "$dir/bin/python" -m pip install -q --upgrade "pip<25" >/dev/null
   local args=(); for f in "$@"; do args+=(-r "$f"); done
-  "$dir/bin/python" -m pip install -q "${args[@]}" 2>&1 | grep -vE "^(WARNING: Location|  DEPRECATION|\s*$)" || true
-  "$dir/bin/python" -m pip check >/dev/null 2>&1 || true
+  local log="$dir/install.log"
+  if ! "$dir/bin/python" -m pip install -q "${args[@]}" >"$log" 2>&1; then
+    grep -vE "^(WARNING: Location|  DEPRECATION)" "$log" | tail -30 >&2
+    echo "pip install failed for $dir (full log: $log)" >&2
+    return 1
+  fi
   echo "$want" > "$stamp"
 }
 
 ensure_env rasa 3.10 requirements/rasa.txt
 ensure_env actions 3.11 requirements/actions.txt
 
-# Browser tests need Chromium (Debian package); only `make test` asks for it.
-if [ "${WITH_BROWSER:-0}" = "1" ] && ! command -v chromium >/dev/null; then
-  echo "==> installing Chromium for the browser tests (Debian package)"
+# Browser tests need Chromium and CJK/emoji fonts (Debian packages); only
+# `make test` asks for them.
+if [ "${WITH_BROWSER:-0}" = "1" ] && { ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi microhei; }; then
+  echo "==> installing Chromium and fonts for the browser tests (Debian packages)"
   if [ "$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-wqy-microhei fonts-noto-color-emoji >/dev/null
 fi
 
 # RASA_TOKEN is generated once into .env (git-ignored).

@@ -11,7 +11,7 @@ echo "==> model for the current data (reused when data and config are unchanged)
 MODEL=$($RASA_PY -c "from bot.model_files import ensure_current_model as e; print(e())")
 
 echo "==> rasa data validate"
-$RASA_PY -m rasa data validate --quiet
+$RASA_PY -m rasa data validate --quiet $($RASA_PY -c "from bot.model_files import training_data_args as a; print(' '.join(a()))")
 
 echo "==> test stories"
 $RASA_PY -m rasa test core --model "$MODEL" --stories tests/stories \

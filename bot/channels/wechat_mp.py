@@ -1,0 +1,250 @@
+"""公众号 (WeChat Official Account) channel: /webhooks/wechat_mp/webhook.
+
+Plaintext, compatible and safe (AES) modes. The answer goes back as the
+passive reply when Rasa is done within WECHAT_PASSIVE_BUDGET_S, otherwise the
+callback is acknowledged with `success` and the answer goes through 客服消息
+(message/custom/send); 45015/45047 refusals are recorded, never raised.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.privacy import mask_id
+from bot.wechat import dedup, glue, menu, texts
+from bot.wechat.api import ApiError, HttpJson, MPClient
+from bot.wechat.callback_auth import AesEnvelope, Forbidden, check_plain_signature, check_timestamp, query_params
+from bot.wechat.creds import missing, pick
+from bot.wechat.outgoing import Reply
+from bot.wechat.passive import PassiveSlot
+from bot.wechat.redis_conn import get_redis
+from bot.wechat.settings import dedup_ttl_s, max_body_bytes, passive_budget_s, wechat_api_base
+from bot.wechat.turn import run_turn
+from bot.wechat.undeliverable import record_undeliverable
+from bot.wechat.xmlmsg import BadXml, parse_xml, text_reply_xml
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "wechat_mp"
+_HTTP = HttpJson()  # one connection pool per process (per event loop inside)
+
+
+@dataclass
+class Job:
+    """What a callback asks for: a Rasa turn (`text`) or a fixed persona text (`direct`)."""
+
+    openid: str
+    text: Optional[str] = None
+    direct: Optional[str] = None
+    metadata: Dict[str, Any] = field(default_factory=dict)
+
+
+def job_for(message: Dict[str, Any]) -> Optional[Job]:
+    openid = str(message.get("FromUserName") or "")
+    msg_type = str(message.get("MsgType") or "").lower()
+    meta: Dict[str, Any] = {"openid": openid, "msg_type": msg_type}
+    if msg_type == "text":
+        return Job(openid, text=str(message.get("Content") or ""), metadata=meta)
+    if msg_type == "voice":
+        recognised = str(message.get("Recognition") or "").strip()
+        if recognised:
+            return Job(openid, text=recognised, metadata={**meta, "voice_recognition": True})
+        return Job(openid, direct=texts.persona_text(texts.VOICE_UNCLEAR))
+    if msg_type == "image":
+        return Job(openid, direct=texts.persona_text(texts.IMAGE_ACK))
+    if msg_type == "location":
+        label = str(message.get("Label") or "").strip() or f"{message.get('Location_X')}, {message.get('Location_Y')}"
+        return Job(openid, direct=texts.persona_text(texts.LOCATION_ACK, label=label))
+    if msg_type == "link":
+        return Job(openid, direct=texts.persona_text(texts.LINK_ACK, title=str(message.get("Title") or "")))
+    if msg_type in ("video", "shortvideo", "file"):
+        return Job(openid, direct=texts.persona_text(texts.MEDIA_ACK))
+    if msg_type != "event":
+        logger.info("wechat_mp: message type %r from %s not handled.", msg_type, mask_id(openid))
+        return None
+    event = str(message.get("Event") or "").lower()
+    key = str(message.get("EventKey") or "")
+    meta["wechat_event"] = event
+    if event == "subscribe":
+        if key.startswith("qrscene_"):
+            meta["scene"] = key[len("qrscene_"):]
+        return Job(openid, text=menu.intent_for_event("subscribe"), metadata=meta)
+    if event == "scan":
+        return Job(openid, text=menu.intent_for_event("scan"), metadata={**meta, "scene": key})
+    if event == "click":
+        intent = menu.intent_for_click(key)
+        if intent:
+            return Job(openid, text=intent, metadata={**meta, "menu_key": key})
+        logger.warning("wechat_mp: menu key %r is not in bot/wechat/menu.yml; ignored.", key)
+    return None
+
+
+class WeChatMPInput(InputChannel):
+    @classmethod
+    def name(cls) -> Text:
+        return CHANNEL
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeChatMPInput":
+        return cls(
+            appid=pick(credentials, "appid", "WECHAT_MP_APPID"),
+            secret=pick(credentials, "secret", "WECHAT_MP_SECRET"),
+            token=pick(credentials, "token", "WECHAT_MP_TOKEN"),
+            aes_key=pick(credentials, "aes_key", "WECHAT_MP_AES_KEY"),
+            api_base=pick(credentials, "api_base", "WECHAT_API_BASE") or None,
+        )
+
+    def __init__(self, appid: str, secret: str, token: str, aes_key: str = "", api_base: Optional[str] = None) -> None:
+        self.appid, self.secret, self.token = appid, secret, token
+        self.envelope = AesEnvelope(token, aes_key, appid, enterprise=False) if aes_key else None
+        self.api_base = api_base or wechat_api_base()
+        self.missing = missing({"WECHAT_MP_APPID": appid, "WECHAT_MP_SECRET": secret, "WECHAT_MP_TOKEN": token})
+
+    def _client(self) -> MPClient:
+        return MPClient(self.api_base, get_redis(), self.appid, self.secret, http=_HTTP)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        hook = Blueprint(f"wechat_mp_webhook_{id(self)}", __name__)
+
+        @hook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok", "configured": not self.missing,
+                                  "mode": "aes" if self.envelope else "plaintext"})
+
+        @hook.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            if self.missing:
+                return glue.not_configured(CHANNEL, ", ".join(self.missing))
+            params = query_params(request.args)
+            try:
+                check_timestamp(params.get("timestamp"))
+                check_plain_signature(self.token, params)
+            except Forbidden as error:
+                return glue.forbidden(CHANNEL, str(error))
+            return response.text(params.get("echostr", ""))
+
+        @hook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if self.missing:
+                return glue.not_configured(CHANNEL, ", ".join(self.missing))
+            params = query_params(request.args)
+            body = request.body or b""
+            if len(body) > max_body_bytes():
+                return glue.bad_request(CHANNEL, f"body of {len(body)} bytes over the limit")
+            encrypted = params.get("encrypt_type", "").lower() == "aes"
+            try:
+                check_timestamp(params.get("timestamp"))
+                check_plain_signature(self.token, params)
+                outer = parse_xml(body)
+                if encrypted:
+                    if self.envelope is None:
+                        raise Forbidden("AES-encrypted callback but WECHAT_MP_AES_KEY is empty")
+                    message = parse_xml(self.envelope.decrypt(params, str(outer.get("Encrypt") or "")))
+                else:
+                    message = outer
+            except Forbidden as error:
+                return glue.forbidden(CHANNEL, str(error))
+            except BadXml as error:
+                return glue.bad_request(CHANNEL, str(error))
+            return await self._dispatch(on_new_message, message, params, encrypted)
+
+        @hook.listener("after_server_stop")
+        async def close(*_: Any) -> None:
+            await glue.drain_background()
+            await _HTTP.close()
+
+        return hook
+
+    async def _dispatch(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], message: Dict[str, Any],
+                        params: Dict[str, str], encrypted: bool) -> HTTPResponse:
+        openid = str(message.get("FromUserName") or "")
+        if str(message.get("Event") or "").lower() == "unsubscribe":
+            logger.info("wechat_mp: %s unsubscribed.", mask_id(openid))
+            await _record_unsubscribe(openid)
+            return glue.success()
+        job = job_for(message)
+        if job is None:
+            return glue.success()
+        redis = get_redis()
+        key = dedup.dedup_key(CHANNEL, message)
+        try:
+            first = await dedup.claim(redis, key, dedup_ttl_s())
+        except Exception:
+            logger.exception("wechat_mp: Redis unavailable for dedup; processing without it.")
+            first = True
+        if not first:
+            logger.info("wechat_mp: duplicate callback %s ignored (WeChat retry).", key)
+            try:
+                await dedup.note_retry(redis, key)
+            except Exception:
+                logger.exception("wechat_mp: could not flag the retry of %s.", key)
+            return glue.success()
+
+        slot = PassiveSlot()
+        glue.spawn(self._work(on_new_message, job, key, slot))
+        content = await slot.wait(passive_budget_s())
+        if content is None:
+            return glue.success()
+        reply = text_reply_xml(openid, str(message.get("ToUserName") or ""), content)
+        if encrypted and self.envelope is not None:
+            reply = self.envelope.encrypt(reply, params.get("nonce", ""), str(int(time.time())))
+        return response.text(reply, content_type="application/xml")
+
+    async def _work(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], job: Job, key: str,
+                    slot: PassiveSlot) -> None:
+        redis = get_redis()
+        try:
+            if job.text is not None:
+                reply = await run_turn(on_new_message, redis, CHANNEL, job.openid, job.text, job.metadata)
+            else:
+                reply = Reply(job.direct or "")
+            parts = reply.parts()
+            if len(parts) == 1 and not await _retried(redis, key) and slot.offer(parts[0]):
+                return
+            slot.decline()
+            await self._deliver(job.openid, parts)
+        except Exception:
+            logger.exception("wechat_mp: turn for %s failed.", mask_id(job.openid))
+        finally:
+            slot.decline()
+            try:
+                await dedup.finish(redis, key)
+            except Exception:
+                pass
+
+    async def _deliver(self, openid: str, parts: List[str]) -> None:
+        """Send the parts in order through 客服消息; stop at the first refusal."""
+        client = self._client()
+        for index, part in enumerate(parts):
+            try:
+                await client.send_text(openid, part)
+            except ApiError as error:
+                await record_undeliverable(get_redis(), CHANNEL, openid, "".join(parts[index:]), error.errcode, error.errmsg)
+                return
+            except Exception as error:
+                logger.exception("wechat_mp: custom/send to %s failed.", mask_id(openid))
+                await record_undeliverable(get_redis(), CHANNEL, openid, "".join(parts[index:]), -1, type(error).__name__)
+                return
+
+
+async def _retried(redis: Any, key: str) -> bool:
+    try:
+        return await dedup.was_retried(redis, key)
+    except Exception:
+        return False
+
+
+async def _record_unsubscribe(openid: str) -> None:
+    try:
+        await get_redis().xadd("wx:mp:unsubscribed", {"openid": openid, "ts": str(int(time.time()))},
+                               maxlen=10000, approximate=True)
+    except Exception:
+        logger.exception("wechat_mp: could not record an unsubscribe.")
+

@@ -1,0 +1,206 @@
+"""微信客服 (WeChat Customer Service) channel: /webhooks/wecom_kf/webhook.
+
+The callback (AES, corp id) only announces `kf_msg_or_event`; it is
+acknowledged at once and the messages are pulled with kf/sync_msg
+(bot.wechat.kf_sync). Customer messages (origin 3) go to Rasa; answers go out
+with kf/send_msg (text, or `msgmenu` for options); `enter_session` gets the
+persona welcome through kf/send_msg_on_event.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.privacy import mask_id
+from bot.wechat import glue, menu, texts
+from bot.wechat.api import ApiError, HttpJson, KFClient
+from bot.wechat.callback_auth import AesEnvelope, Forbidden, check_timestamp, query_params
+from bot.wechat.creds import missing, pick
+from bot.wechat.kf_sync import KFSyncer
+from bot.wechat.outgoing import Reply
+from bot.wechat.redis_conn import get_redis
+from bot.wechat.settings import max_body_bytes, wecom_api_base
+from bot.wechat.split import split_text, utf8_len
+from bot.wechat.turn import run_turn
+from bot.wechat.undeliverable import record_undeliverable
+from bot.wechat.xmlmsg import BadXml, parse_xml
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "wecom_kf"
+_HTTP = HttpJson()
+
+# msgmenu limits (kf/send_msg): up to 10 items of at most 128 bytes each; head at most 1024 bytes.
+MENU_MAX_ITEMS = 10
+MENU_ITEM_BYTES = 128
+MENU_HEAD_BYTES = 1024
+
+MEDIA_REPLIES = {"image": texts.IMAGE_ACK, "voice": texts.VOICE_UNCLEAR, "video": texts.MEDIA_ACK,
+                 "file": texts.MEDIA_ACK}
+
+
+class WeComKFInput(InputChannel):
+    @classmethod
+    def name(cls) -> Text:
+        return CHANNEL
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeComKFInput":
+        return cls(
+            corp_id=pick(credentials, "corp_id", "WECOM_CORP_ID"),
+            secret=pick(credentials, "secret", "WECOM_KF_SECRET"),
+            token=pick(credentials, "token", "WECOM_KF_TOKEN"),
+            aes_key=pick(credentials, "aes_key", "WECOM_KF_AES_KEY"),
+            api_base=pick(credentials, "api_base", "WECOM_API_BASE") or None,
+        )
+
+    def __init__(self, corp_id: str, secret: str, token: str, aes_key: str, api_base: Optional[str] = None) -> None:
+        self.corp_id, self.secret = corp_id, secret
+        self.envelope = AesEnvelope(token, aes_key, corp_id, enterprise=True)
+        self.api_base = api_base or wecom_api_base()
+        self.missing = missing({"WECOM_CORP_ID": corp_id, "WECOM_KF_SECRET": secret, "WECOM_KF_TOKEN": token,
+                                "WECOM_KF_AES_KEY": aes_key})
+
+    def client(self) -> KFClient:
+        """Also the entry point for the handoff issue (service_state get/trans)."""
+        return KFClient(self.api_base, get_redis(), self.corp_id, self.secret, http=_HTTP)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        hook = Blueprint(f"wecom_kf_webhook_{id(self)}", __name__)
+
+        @hook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok", "configured": not self.missing})
+
+        @hook.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            if self.missing:
+                return glue.not_configured(CHANNEL, ", ".join(self.missing))
+            params = query_params(request.args)
+            try:
+                check_timestamp(params.get("timestamp"))
+                echo = self.envelope.decrypt(params, params.get("echostr", ""))
+            except Forbidden as error:
+                return glue.forbidden(CHANNEL, str(error))
+            return response.text(echo)
+
+        @hook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if self.missing:
+                return glue.not_configured(CHANNEL, ", ".join(self.missing))
+            params = query_params(request.args)
+            body = request.body or b""
+            if len(body) > max_body_bytes():
+                return glue.bad_request(CHANNEL, f"body of {len(body)} bytes over the limit")
+            try:
+                check_timestamp(params.get("timestamp"))
+                outer = parse_xml(body)
+                event = parse_xml(self.envelope.decrypt(params, str(outer.get("Encrypt") or "")))
+            except Forbidden as error:
+                return glue.forbidden(CHANNEL, str(error))
+            except BadXml as error:
+                return glue.bad_request(CHANNEL, str(error))
+            if str(event.get("Event") or "") != "kf_msg_or_event":
+                logger.info("wecom_kf: callback event %r ignored.", event.get("Event") or event.get("MsgType"))
+                return glue.success()
+            open_kfid = str(event.get("OpenKfId") or "")
+            if not open_kfid:
+                logger.warning("wecom_kf: kf_msg_or_event without OpenKfId; nothing to sync.")
+                return glue.success()
+            syncer = KFSyncer(self.client(), get_redis(), lambda msg: self._handle(on_new_message, msg))
+            glue.spawn(syncer.trigger(open_kfid, str(event.get("Token") or "")))
+            return glue.success()
+
+        @hook.listener("after_server_stop")
+        async def close(*_: Any) -> None:
+            await glue.drain_background()
+            await _HTTP.close()
+
+        return hook
+
+    async def _handle(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], msg: Dict[str, Any]) -> None:
+        msgtype = str(msg.get("msgtype") or "")
+        if msgtype == "event":
+            await self._handle_event(on_new_message, msg.get("event") or {})
+            return
+        if msg.get("origin") != 3:
+            return  # servicer (5) and system messages are not consumer input
+        user = str(msg.get("external_userid") or "")
+        open_kfid = str(msg.get("open_kfid") or "")
+        meta = {"open_kfid": open_kfid, "msgid": msg.get("msgid"), "msg_type": msgtype}
+        redis = get_redis()
+        if msgtype == "text":
+            text = msg.get("text") or {}
+            reply = await run_turn(on_new_message, redis, CHANNEL, user, str(text.get("content") or ""), meta,
+                                   menu_id=str(text.get("menu_id") or "") or None)
+        elif msgtype == "location":
+            location = msg.get("location") or {}
+            label = str(location.get("address") or location.get("name") or "")
+            reply = Reply(texts.persona_text(texts.LOCATION_ACK, label=label))
+        elif msgtype == "link":
+            reply = Reply(texts.persona_text(texts.LINK_ACK, title=str((msg.get("link") or {}).get("title") or "")))
+        else:
+            reply = Reply(texts.persona_text(MEDIA_REPLIES.get(msgtype, texts.MEDIA_ACK)))
+        await self.deliver(user, open_kfid, reply)
+
+    async def _handle_event(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], event: Dict[str, Any]) -> None:
+        kind = str(event.get("event_type") or "")
+        user = str(event.get("external_userid") or "")
+        open_kfid = str(event.get("open_kfid") or "")
+        if kind == "enter_session":
+            code = str(event.get("welcome_code") or "")
+            if not code:
+                logger.info("wecom_kf: %s entered without a welcome_code; no welcome sent.", mask_id(user))
+                return
+            meta = {"open_kfid": open_kfid, "wechat_event": "enter_session", "scene": event.get("scene", ""),
+                    "scene_param": event.get("scene_param", "")}
+            reply = await run_turn(on_new_message, get_redis(), CHANNEL, user, menu.intent_for_event("enter_session"), meta)
+            parts = reply.parts()
+            if parts:
+                try:
+                    # A welcome_code allows exactly one message, within 20 s of the event.
+                    await self.client().send_text_on_event(code, parts[0])
+                except ApiError as error:
+                    await record_undeliverable(get_redis(), CHANNEL, user, parts[0], error.errcode, error.errmsg)
+        elif kind == "msg_send_fail":
+            await record_undeliverable(get_redis(), CHANNEL, user, "", int(event.get("fail_type") or -1),
+                                       "msg_send_fail", extra=str(event.get("fail_msgid") or ""))
+        elif kind == "session_status_change":
+            logger.info("wecom_kf: session of %s on %s changed (change_type %s, servicer %s → %s).", mask_id(user),
+                        open_kfid, event.get("change_type"), mask_id(event.get("old_servicer_userid")),
+                        mask_id(event.get("new_servicer_userid")))
+        else:
+            logger.info("wecom_kf: event %r for %s noted.", kind, mask_id(user))
+
+    async def deliver(self, user: str, open_kfid: str, reply: Reply) -> None:
+        """Send in order: text parts, then the options as msgmenu when they fit, else numbered."""
+        client = self.client()
+        sends = []
+        fits_menu = (reply.options and len(reply.options) <= MENU_MAX_ITEMS
+                     and all(utf8_len(o.title) <= MENU_ITEM_BYTES for o in reply.options))
+        if fits_menu:
+            body_parts = split_text(reply.body) if reply.body else []
+            head = body_parts.pop() if body_parts and utf8_len(body_parts[-1]) <= MENU_HEAD_BYTES else ""
+            sends = [("text", p) for p in body_parts] + [("menu", head)]
+        else:
+            sends = [("text", p) for p in reply.parts()]
+        for index, (kind, content) in enumerate(sends):
+            try:
+                if kind == "text":
+                    await client.send_text(user, open_kfid, content)
+                else:
+                    items = [(str(n), o.title) for n, o in enumerate(reply.options, start=1)]
+                    await client.send_menu(user, open_kfid, content, items)
+            except ApiError as error:
+                rest = "".join(c for _, c in sends[index:])
+                await record_undeliverable(get_redis(), CHANNEL, user, rest, error.errcode, error.errmsg)
+                return
+            except Exception as error:
+                logger.exception("wecom_kf: send_msg to %s failed.", mask_id(user))
+                await record_undeliverable(get_redis(), CHANNEL, user, content, -1, type(error).__name__)
+                return

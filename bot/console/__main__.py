@@ -1,0 +1,22 @@
+"""`python -m bot.console --port N`: serve the console (web chat; later ops, guides)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from bot.console.app import create_app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bot.console", description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("CONSOLE_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("CONSOLE_PORT", "8000")))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app()
+    app.run(host=args.host, port=args.port, workers=1, access_log=False, motd=False)
+
+
+if __name__ == "__main__":
+    main()

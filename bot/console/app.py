@@ -1,0 +1,65 @@
+"""The console's Sanic app. `create_app()` builds it; blueprints (web chat now,
+ops and guides later) are registered here and share `app.ctx`:
+
+    app.ctx.persona / app.ctx.facts / app.ctx.profile   the active persona
+    app.ctx.rasa                                         RasaClient (REST webhook)
+    app.ctx.rasa_url / app.ctx.rasa_token                for Rasa's HTTP API
+"""
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Optional
+
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.console.rasa_client import RasaClient
+from bot.console.webchat import STATIC_DIR, render_page, webchat_blueprint
+from bot.persona import load_facts, load_persona
+
+DEFAULT_RASA_URL = "http://127.0.0.1:5005"
+_app_ids = itertools.count()
+
+
+def create_app(
+    rasa_url: Optional[str] = None,
+    rasa_token: Optional[str] = None,
+    persona_id: Optional[str] = None,
+    rasa_timeout_s: Optional[float] = None,
+) -> Sanic:
+    """Build a console app; arguments default to the environment (CONTRACTS §2)."""
+    # Unique names: tests may build several apps in one process. Logging is
+    # configured by the entry point (__main__), not by building an app.
+    app = Sanic(f"console_{next(_app_ids)}", configure_logging=False)
+    app.config.REQUEST_MAX_SIZE = 1_000_000
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+
+    persona = load_persona(persona_id or os.environ.get("PERSONA") or None)
+    facts = load_facts()
+    app.ctx.persona = persona
+    app.ctx.facts = facts
+    app.ctx.profile = persona.public_profile(facts)
+    app.ctx.page = render_page(app.ctx.profile)
+    app.ctx.rasa_url = (rasa_url or os.environ.get("RASA_URL") or DEFAULT_RASA_URL).rstrip("/")
+    app.ctx.rasa_token = rasa_token if rasa_token is not None else os.environ.get("RASA_TOKEN", "")
+    timeout = rasa_timeout_s or float(os.environ.get("CONSOLE_RASA_TIMEOUT_S", "30"))
+    app.ctx.rasa = RasaClient(app.ctx.rasa_url, timeout_s=timeout)
+
+    @app.get("/healthz")
+    async def healthz(_: Request) -> HTTPResponse:
+        return response.json({"status": "ok", "persona": persona.id})
+
+    app.static("/static", str(STATIC_DIR), name="static")
+    app.blueprint(webchat_blueprint())
+
+    @app.before_server_start
+    async def open_client(app_: Sanic, _loop) -> None:
+        await app_.ctx.rasa.start()
+
+    @app.after_server_stop
+    async def close_client(app_: Sanic, _loop) -> None:
+        await app_.ctx.rasa.close()
+
+    return app

@@ -1,0 +1,197 @@
+"""A Sanic app answering like the 公众号 and WeCom HTTP APIs, recording every call.
+
+Real paths, JSON shapes and error codes for the endpoints the channels use.
+Control endpoints under /_stand_in/ let tests read the record, queue 微信客服
+messages for kf/sync_msg and force error codes (45015, 40001, ...).
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Dict, Optional
+
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.stand_in.state import ERRMSG, StandInState, error
+
+SEND_PATHS = ("/cgi-bin/message/custom/send", "/cgi-bin/kf/send_msg", "/cgi-bin/kf/send_msg_on_event",
+              "/cgi-bin/message/send")
+
+
+def create_app(name: str = "wechat_stand_in") -> Sanic:
+    app = Sanic(name, configure_logging=False)
+    state = StandInState()
+    app.ctx.state = state
+
+    def record(request: Request, answer: Dict[str, Any]) -> HTTPResponse:
+        state.calls.append({
+            "ts": time.time(), "method": request.method, "path": request.path,
+            "query": {k: request.args.get(k) for k in request.args if k != "access_token"},
+            "body": request.json if request.method == "POST" and request.body else None,
+            "response": answer,
+        })
+        return response.json(answer, ensure_ascii=False)
+
+    async def guarded(request: Request) -> Optional[Dict[str, Any]]:
+        """Latency, token check and forced errors, in the order the real API applies them."""
+        if state.latency_s:
+            await asyncio.sleep(state.latency_s)
+        token_problem = state.token_error(request.args.get("access_token"))
+        if token_problem:
+            return error(token_problem)
+        forced = state.take_forced(request.path)
+        return error(forced) if forced else None
+
+    # --- tokens --------------------------------------------------------------
+    @app.get("/cgi-bin/token")
+    async def mp_token(request: Request) -> HTTPResponse:
+        if not request.args.get("appid"):
+            return record(request, error(41002))
+        if not request.args.get("secret"):
+            return record(request, error(41004))
+        forced = state.take_forced(request.path)
+        if forced:
+            return record(request, error(forced))
+        # The 公众号 API omits errcode on success.
+        return record(request, {"access_token": state.issue_token(), "expires_in": 7200})
+
+    @app.get("/cgi-bin/gettoken")
+    async def wecom_token(request: Request) -> HTTPResponse:
+        if not request.args.get("corpid"):
+            return record(request, error(41002))
+        if not request.args.get("corpsecret"):
+            return record(request, error(41004))
+        forced = state.take_forced(request.path)
+        if forced:
+            return record(request, error(forced))
+        return record(request, {"errcode": 0, "errmsg": "ok", "access_token": state.issue_token(), "expires_in": 7200})
+
+    # --- 公众号 --------------------------------------------------------------
+    @app.post("/cgi-bin/message/custom/send")
+    async def custom_send(request: Request) -> HTTPResponse:
+        problem = await guarded(request)
+        return record(request, problem or {"errcode": 0, "errmsg": "ok"})
+
+    # --- WeCom app ------------------------------------------------------------
+    @app.post("/cgi-bin/message/send")
+    async def message_send(request: Request) -> HTTPResponse:
+        problem = await guarded(request)
+        return record(request, problem or {"errcode": 0, "errmsg": "ok", "invaliduser": "", "invalidparty": "",
+                                           "invalidtag": "", "msgid": state.new_msgid()})
+
+    # --- 微信客服 ------------------------------------------------------------
+    @app.post("/cgi-bin/kf/sync_msg")
+    async def sync_msg(request: Request) -> HTTPResponse:
+        problem = await guarded(request)
+        if problem:
+            return record(request, problem)
+        body = request.json or {}
+        queue = state.kf_queues.get(str(body.get("open_kfid") or ""), [])
+        cursor = str(body.get("cursor") or "")
+        try:
+            start = int(cursor[1:]) if cursor else 0  # opaque to clients; "c<index>" here
+        except ValueError:
+            return record(request, error(95000))
+        limit = max(1, min(int(body.get("limit") or 1000), 1000, state.page_size))
+        page = queue[start:start + limit]
+        end = start + len(page)
+        return record(request, {"errcode": 0, "errmsg": "ok", "next_cursor": f"c{end}",
+                                "has_more": 1 if end < len(queue) else 0, "msg_list": page})
+
+    @app.post("/cgi-bin/kf/send_msg")
+    async def kf_send(request: Request) -> HTTPResponse:
+        problem = await guarded(request)
+        body = request.json or {}
+        return record(request, problem or {"errcode": 0, "errmsg": "ok", "msgid": body.get("msgid") or state.new_msgid()})
+
+    @app.post("/cgi-bin/kf/send_msg_on_event")
+    async def kf_send_on_event(request: Request) -> HTTPResponse:
+        problem = await guarded(request)
+        body = request.json or {}
+        return record(request, problem or {"errcode": 0, "errmsg": "ok", "msgid": body.get("msgid") or state.new_msgid()})
+
+    @app.post("/cgi-bin/kf/service_state/get")
+    async def service_state_get(request: Request) -> HTTPResponse:
+        problem = await guarded(request)
+        if problem:
+            return record(request, problem)
+        body = request.json or {}
+        current = state.service_states.get(f"{body.get('open_kfid')}:{body.get('external_userid')}",
+                                           {"service_state": 1, "servicer_userid": ""})
+        return record(request, {"errcode": 0, "errmsg": "ok", **current})
+
+    @app.post("/cgi-bin/kf/service_state/trans")
+    async def service_state_trans(request: Request) -> HTTPResponse:
+        problem = await guarded(request)
+        if problem:
+            return record(request, problem)
+        body = request.json or {}
+        state.service_states[f"{body.get('open_kfid')}:{body.get('external_userid')}"] = {
+            "service_state": int(body.get("service_state") or 0), "servicer_userid": body.get("servicer_userid", "")}
+        return record(request, {"errcode": 0, "errmsg": "ok", "msg_code": "MSG_CODE_" + state.new_msgid()})
+
+    # --- control (tests, people) ---------------------------------------------
+    @app.get("/_stand_in/record")
+    async def read_record(request: Request) -> HTTPResponse:
+        path = request.args.get("path")
+        calls = [c for c in state.calls if not path or c["path"] == path]
+        return response.json({"calls": calls}, ensure_ascii=False)
+
+    @app.get("/_stand_in/sent")
+    async def read_sent(_: Request) -> HTTPResponse:
+        """Messages the APIs accepted (errcode 0), in order."""
+        sent = [{"path": c["path"], "body": c["body"]} for c in state.calls
+                if c["path"] in SEND_PATHS and c["response"].get("errcode") == 0]
+        return response.json({"sent": sent}, ensure_ascii=False)
+
+    @app.post("/_stand_in/kf/enqueue")
+    async def kf_enqueue(request: Request) -> HTTPResponse:
+        body = request.json or {}
+        open_kfid = str(body.get("open_kfid") or "wkDEFAULT")
+        queue = state.kf_queues.setdefault(open_kfid, [])
+        ids = []
+        for partial in body.get("messages") or []:
+            message = {"msgid": state.new_msgid(), "open_kfid": open_kfid, "send_time": int(time.time()),
+                       "origin": 3, **partial}
+            if "text" in partial and "msgtype" not in partial:
+                message["msgtype"] = "text"
+            queue.append(message)
+            ids.append(message["msgid"])
+        return response.json({"msgids": ids, "queued": len(queue)})
+
+    @app.post("/_stand_in/fail")
+    async def force_failure(request: Request) -> HTTPResponse:
+        body = request.json or {}
+        errcode = int(body["errcode"])
+        state.forced.setdefault(str(body["path"]), []).extend([errcode] * int(body.get("times", 1)))
+        return response.json({"ok": True, "errmsg": ERRMSG.get(errcode, "error")})
+
+    @app.post("/_stand_in/expire_tokens")
+    async def expire_tokens(_: Request) -> HTTPResponse:
+        state.expire_tokens()
+        return response.json({"ok": True})
+
+    @app.post("/_stand_in/config")
+    async def configure(request: Request) -> HTTPResponse:
+        body = request.json or {}
+        state.page_size = int(body.get("page_size", state.page_size))
+        state.latency_s = float(body.get("latency_s", state.latency_s))
+        return response.json({"page_size": state.page_size, "latency_s": state.latency_s})
+
+    @app.post("/_stand_in/reset")
+    async def reset(_: Request) -> HTTPResponse:
+        state.calls.clear()
+        state.forced.clear()
+        state.kf_queues.clear()
+        state.service_states.clear()
+        state.tokens.clear()
+        state.page_size, state.latency_s = 1000, 0.0
+        return response.json({"ok": True})
+
+    @app.get("/_stand_in/health")
+    async def health(_: Request) -> HTTPResponse:
+        return response.json({"status": "ok"})
+
+    return app

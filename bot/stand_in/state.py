@@ -1,0 +1,61 @@
+"""In-memory state of the API stand-in: tokens, forced errors, kf queues, the record."""
+from __future__ import annotations
+
+import itertools
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+ERRMSG = {
+    0: "ok",
+    40001: "invalid credential, access_token is invalid or not latest",
+    40014: "invalid access_token",
+    41002: "appid missing",
+    41004: "appsecret missing",
+    42001: "access_token expired",
+    45009: "reach max api daily quota limit",
+    45015: "response out of time limit or subscription is canceled",
+    45047: "out of response count limit",
+    95018: "send msg session status invalid",
+    95000: "invalid cursor",
+}
+
+
+def error(errcode: int) -> Dict[str, Any]:
+    return {"errcode": errcode, "errmsg": ERRMSG.get(errcode, "error")}
+
+
+@dataclass
+class StandInState:
+    tokens: Dict[str, float] = field(default_factory=dict)  # token -> expiry (epoch s)
+    calls: List[Dict[str, Any]] = field(default_factory=list)
+    forced: Dict[str, List[int]] = field(default_factory=dict)  # path -> errcodes to answer next
+    kf_queues: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
+    service_states: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    page_size: int = 1000
+    latency_s: float = 0.0
+    counter: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
+
+    def issue_token(self, expires_in: int = 7200) -> str:
+        token = "ACCESS_TOKEN_" + secrets.token_hex(12)
+        self.tokens[token] = time.time() + expires_in
+        return token
+
+    def token_error(self, token: Optional[str]) -> Optional[int]:
+        if not token or token not in self.tokens:
+            return 40001
+        if self.tokens[token] < time.time():
+            return 42001
+        return None
+
+    def expire_tokens(self) -> None:
+        for token in self.tokens:
+            self.tokens[token] = 0.0
+
+    def take_forced(self, path: str) -> Optional[int]:
+        queue = self.forced.get(path)
+        return queue.pop(0) if queue else None
+
+    def new_msgid(self) -> str:
+        return f"MSG{next(self.counter):010d}{secrets.token_hex(4)}"

@@ -1,0 +1,190 @@
+"""Async clients for the 公众号 and WeCom HTTP APIs (aiohttp: nothing blocks
+Sanic's event loop). wechatpy 1.8.18 has no 微信客服 API, and its clients
+are synchronous, so the few endpoints the channels need are called here.
+
+Every call: cached token → POST → on 40001/42001/40014 drop the token,
+fetch a new one and retry once → errcode != 0 raises ApiError.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any, Dict, List, Optional, Tuple
+
+import aiohttp
+import redis.asyncio as aioredis
+
+from bot.wechat.token_cache import AccessTokenCache
+
+logger = logging.getLogger(__name__)
+
+TOKEN_ERRORS = {40001, 40014, 42001}
+OUT_OF_WINDOW = 45015  # 公众号: user silent for 48 h (or unsubscribed)
+OUT_OF_QUOTA = 45047  # 公众号: too many 客服 messages since the user's last message
+KF_SESSION_INVALID = 95018  # 微信客服: session not in a state the bot may send in
+
+
+class ApiError(Exception):
+    def __init__(self, errcode: int, errmsg: str, path: str) -> None:
+        super().__init__(f"{path}: errcode {errcode} ({errmsg})")
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.path = path
+
+
+class HttpJson:
+    """One aiohttp session per event loop, created lazily inside the loop."""
+
+    def __init__(self, timeout_s: float = 5.0) -> None:
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._sessions: Dict[int, aiohttp.ClientSession] = {}
+
+    def _session(self) -> aiohttp.ClientSession:
+        loop_id = id(asyncio.get_running_loop())
+        session = self._sessions.get(loop_id)
+        if session is None or session.closed:
+            session = aiohttp.ClientSession(timeout=self.timeout)
+            self._sessions[loop_id] = session
+        return session
+
+    async def request(self, method: str, url: str, params: Dict[str, str], body: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        data = None
+        headers = {}
+        if body is not None:
+            # ensure_ascii=False: the 公众号 API shows \uXXXX escapes literally.
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        async with self._session().request(method, url, params=params, data=data, headers=headers) as response:
+            text = await response.text()
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError:
+                return {"errcode": -1, "errmsg": f"HTTP {response.status}: non-JSON answer"}
+
+    async def close(self) -> None:
+        loop_id = id(asyncio.get_running_loop())
+        session = self._sessions.pop(loop_id, None)
+        if session is not None:
+            await session.close()
+
+
+class BaseClient:
+    token_path = ""
+
+    def __init__(self, base_url: str, redis: aioredis.Redis, token_name: str, http: Optional[HttpJson] = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.http = http or HttpJson()
+        self.tokens = AccessTokenCache(redis, token_name, self._fetch_token)
+
+    def _token_params(self) -> Dict[str, str]:
+        raise NotImplementedError
+
+    async def _fetch_token(self) -> Tuple[str, int]:
+        answer = await self.http.request("GET", self.base_url + self.token_path, self._token_params())
+        if answer.get("errcode") not in (None, 0) or not answer.get("access_token"):
+            raise ApiError(int(answer.get("errcode") or -1), str(answer.get("errmsg", "")), self.token_path)
+        return str(answer["access_token"]), int(answer.get("expires_in") or 7200)
+
+    async def call(self, path: str, body: Dict[str, Any]) -> Dict[str, Any]:
+        for attempt in (1, 2):
+            token = await self.tokens.get()
+            answer = await self.http.request("POST", self.base_url + path, {"access_token": token}, body)
+            errcode = int(answer.get("errcode") or 0)
+            if errcode in TOKEN_ERRORS and attempt == 1:
+                logger.info("%s: token refused (errcode %s); refreshing once.", path, errcode)
+                await self.tokens.invalidate(token)
+                continue
+            if errcode != 0:
+                raise ApiError(errcode, str(answer.get("errmsg", "")), path)
+            return answer
+        raise AssertionError("unreachable")
+
+
+class MPClient(BaseClient):
+    """公众号 (Official Account)."""
+
+    token_path = "/cgi-bin/token"
+
+    def __init__(self, base_url: str, redis: aioredis.Redis, appid: str, secret: str, http: Optional[HttpJson] = None) -> None:
+        self.appid, self.secret = appid, secret
+        super().__init__(base_url, redis, f"mp:{appid}", http)
+
+    def _token_params(self) -> Dict[str, str]:
+        return {"grant_type": "client_credential", "appid": self.appid, "secret": self.secret}
+
+    async def send_text(self, openid: str, content: str) -> Dict[str, Any]:
+        return await self.call("/cgi-bin/message/custom/send",
+                               {"touser": openid, "msgtype": "text", "text": {"content": content}})
+
+
+class WeComClient(BaseClient):
+    """WeCom; which secret decides which APIs the token may call (kf vs app)."""
+
+    token_path = "/cgi-bin/gettoken"
+
+    def __init__(self, base_url: str, redis: aioredis.Redis, corp_id: str, secret: str, purpose: str,
+                 http: Optional[HttpJson] = None) -> None:
+        self.corp_id, self.secret = corp_id, secret
+        super().__init__(base_url, redis, f"wecom:{corp_id}:{purpose}", http)
+
+    def _token_params(self) -> Dict[str, str]:
+        return {"corpid": self.corp_id, "corpsecret": self.secret}
+
+
+class KFClient(WeComClient):
+    """微信客服 (WeChat Customer Service) through the WeCom API."""
+
+    def __init__(self, base_url: str, redis: aioredis.Redis, corp_id: str, secret: str, http: Optional[HttpJson] = None) -> None:
+        super().__init__(base_url, redis, corp_id, secret, "kf", http)
+
+    async def sync_msg(self, open_kfid: str, cursor: str = "", token: str = "", limit: int = 1000) -> Dict[str, Any]:
+        body: Dict[str, Any] = {"open_kfid": open_kfid, "limit": limit, "voice_format": 0}
+        if cursor:
+            body["cursor"] = cursor
+        if token:
+            body["token"] = token
+        return await self.call("/cgi-bin/kf/sync_msg", body)
+
+    async def send_text(self, touser: str, open_kfid: str, content: str) -> Dict[str, Any]:
+        return await self.call("/cgi-bin/kf/send_msg",
+                               {"touser": touser, "open_kfid": open_kfid, "msgtype": "text", "text": {"content": content}})
+
+    async def send_menu(self, touser: str, open_kfid: str, head: str, items: List[Tuple[str, str]], tail: str = "") -> Dict[str, Any]:
+        menu: Dict[str, Any] = {"head_content": head,
+                                "list": [{"type": "click", "click": {"id": i, "content": c}} for i, c in items]}
+        if tail:
+            menu["tail_content"] = tail
+        return await self.call("/cgi-bin/kf/send_msg",
+                               {"touser": touser, "open_kfid": open_kfid, "msgtype": "msgmenu", "msgmenu": menu})
+
+    async def send_text_on_event(self, code: str, content: str) -> Dict[str, Any]:
+        return await self.call("/cgi-bin/kf/send_msg_on_event",
+                               {"code": code, "msgtype": "text", "text": {"content": content}})
+
+    async def service_state_get(self, open_kfid: str, external_userid: str) -> Dict[str, Any]:
+        """Who serves the user now: 0 未处理, 1 智能助手, 2 待接入池, 3 人工接待, 4 已结束."""
+        return await self.call("/cgi-bin/kf/service_state/get",
+                               {"open_kfid": open_kfid, "external_userid": external_userid})
+
+    async def service_state_trans(self, open_kfid: str, external_userid: str, service_state: int,
+                                  servicer_userid: str = "") -> Dict[str, Any]:
+        """Hand the session over (e.g. 2 = queue for a human, 3 = a given servicer)."""
+        body: Dict[str, Any] = {"open_kfid": open_kfid, "external_userid": external_userid, "service_state": service_state}
+        if servicer_userid:
+            body["servicer_userid"] = servicer_userid
+        return await self.call("/cgi-bin/kf/service_state/trans", body)
+
+
+class WeComAppClient(WeComClient):
+    """A WeCom self-built app (企业微信自建应用) talking to the brand's guides."""
+
+    def __init__(self, base_url: str, redis: aioredis.Redis, corp_id: str, secret: str, agent_id: str,
+                 http: Optional[HttpJson] = None) -> None:
+        self.agent_id = agent_id
+        super().__init__(base_url, redis, corp_id, secret, f"agent{agent_id}", http)
+
+    async def send_text(self, touser: str, content: str) -> Dict[str, Any]:
+        agent: Any = int(self.agent_id) if str(self.agent_id).isdigit() else self.agent_id
+        return await self.call("/cgi-bin/message/send",
+                               {"touser": touser, "msgtype": "text", "agentid": agent, "text": {"content": content}, "safe": 0})

@@ -1,0 +1,27 @@
+"""One asyncio Redis client per event loop (connections bind to their loop)."""
+from __future__ import annotations
+
+import asyncio
+from typing import Dict, Optional, Tuple
+
+import redis.asyncio as aioredis
+
+from bot.wechat.settings import redis_url
+
+_clients: Dict[Tuple[int, str], aioredis.Redis] = {}
+
+
+def get_redis(url: Optional[str] = None) -> aioredis.Redis:
+    url = url or redis_url()
+    key = (id(asyncio.get_running_loop()), url)
+    client = _clients.get(key)
+    if client is None:
+        client = aioredis.from_url(url, decode_responses=True, socket_timeout=5, health_check_interval=30)
+        _clients[key] = client
+    return client
+
+
+async def close_all() -> None:
+    loop_id = id(asyncio.get_running_loop())
+    for key in [k for k in _clients if k[0] == loop_id]:
+        await _clients.pop(key).close()

@@ -1,0 +1,60 @@
+"""Environment knobs shared by the WeChat channels (CONTRACTS §4)."""
+from __future__ import annotations
+
+import os
+
+DEFAULT_WECHAT_API_BASE = "https://api.weixin.qq.com"
+DEFAULT_WECOM_API_BASE = "https://qyapi.weixin.qq.com"
+
+
+def env_str(name: str, default: str = "") -> str:
+    value = os.environ.get(name)
+    return default if value is None or value.strip() == "" else value.strip()
+
+
+def env_float(name: str, default: float) -> float:
+    try:
+        return float(env_str(name, str(default)))
+    except ValueError:
+        return default
+
+
+def wechat_api_base() -> str:
+    return env_str("WECHAT_API_BASE", DEFAULT_WECHAT_API_BASE).rstrip("/")
+
+
+def wecom_api_base() -> str:
+    return env_str("WECOM_API_BASE", DEFAULT_WECOM_API_BASE).rstrip("/")
+
+
+def replay_window_s() -> float:
+    """0 disables the check (e.g. to replay WeCom's 2014 documentation vectors)."""
+    return env_float("WECHAT_REPLAY_WINDOW_S", 300.0)
+
+
+def passive_budget_s() -> float:
+    # WeChat gives up after 5 s; 4 s leaves room for the network and encryption.
+    return env_float("WECHAT_PASSIVE_BUDGET_S", 4.0)
+
+
+def max_body_bytes() -> int:
+    # Real callbacks are a few KB even for encrypted 2048-byte texts.
+    return int(env_float("WECHAT_MAX_BODY_BYTES", 65536))
+
+
+def dedup_ttl_s() -> int:
+    # WeChat retries within ~15 s; an hour also covers slow duplicate deliveries.
+    return int(env_float("WECHAT_DEDUP_TTL_S", 3600))
+
+
+def kf_dedup_ttl_s() -> int:
+    # sync_msg can return up to 3 days of history if a cursor is ever lost.
+    return int(env_float("WECOM_KF_DEDUP_TTL_S", 3 * 24 * 3600))
+
+
+def options_ttl_s() -> int:
+    return int(env_float("WECHAT_OPTIONS_TTL_S", 1800))
+
+
+def redis_url() -> str:
+    return env_str("REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -1,0 +1,124 @@
+"""`make shell`: chat with the running bot in the terminal, as a consumer.
+
+Talks to Rasa's REST webhook (RASA_URL, or http://127.0.0.1:$RASA_PORT). Bot
+buttons are shown as numbered options; typing a number (or an option's title)
+selects it. Ctrl-D, Ctrl-C or "exit" quits. Stdlib only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Dict, List
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.dotenv import load_dotenv  # noqa: E402
+from bot.persona import PersonaNotFound, load_persona  # noqa: E402
+
+try:
+    import readline  # noqa: F401  (line editing and history for input())
+except ImportError:  # pragma: no cover - not on every platform
+    pass
+
+QUIT = {"exit", "quit", "退出"}
+
+
+class BotNotRunning(Exception):
+    pass
+
+
+def rasa_url() -> str:
+    return os.environ.get("RASA_URL") or f"http://127.0.0.1:{os.environ.get('RASA_PORT', '5005')}"
+
+
+def send(base_url: str, sender: str, message: str, timeout_s: float = 60) -> List[Dict[str, Any]]:
+    request = urllib.request.Request(
+        f"{base_url}/webhooks/rest/webhook",
+        data=json.dumps({"sender": sender, "message": message}).encode("utf-8"),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return json.loads(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as error:
+        return [{"text": f"（Rasa 返回 HTTP {error.code}）"}]
+    except (urllib.error.URLError, OSError) as error:
+        raise BotNotRunning(str(error)) from error
+
+
+def show(name: str, messages: List[Dict[str, Any]]) -> List[Dict[str, str]]:
+    """Print the bot's messages; return the options a number can select."""
+    options: List[Dict[str, str]] = []
+    for message in messages:
+        if message.get("text"):
+            lines = str(message["text"]).splitlines() or [""]
+            print(f"{name}：{lines[0]}")
+            for line in lines[1:]:
+                print(" " * (len(name) * 2 + 2) + line)
+        if message.get("image"):
+            print(f"{name}：[图片] {message['image']}")
+        buttons = [b for b in message.get("buttons") or [] if isinstance(b, dict)]
+        for number, button in enumerate(buttons, 1):
+            print(f"    {number}. {button.get('title', '')}")
+        if buttons:
+            options = [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))} for b in buttons]
+    if not messages:
+        print(f"{name}：（没有回复）")
+    return options
+
+
+def choose(text: str, options: List[Dict[str, str]]) -> str:
+    typed = text.strip()
+    if typed.isdigit() and 1 <= int(typed) <= len(options):
+        return options[int(typed) - 1]["payload"]
+    for option in options:
+        if option["title"] == typed:
+            return option["payload"]
+    return text
+
+
+def main() -> int:
+    load_dotenv()
+    parser = argparse.ArgumentParser(description="和正在运行的机器人聊天（以顾客身份）")
+    parser.add_argument("--sender", default=f"shell-{secrets.token_hex(4)}", help="会话 id（默认随机）")
+    args = parser.parse_args()
+
+    base_url = rasa_url().rstrip("/")
+    try:
+        name = load_persona(os.environ.get("PERSONA") or None).name
+    except PersonaNotFound:
+        name = "机器人"
+    try:
+        urllib.request.urlopen(f"{base_url}/", timeout=3).close()
+    except (urllib.error.URLError, OSError):
+        print(f"机器人没有在运行（{base_url} 连不上）。先运行 make run，再开一个终端运行 make shell。", file=sys.stderr)
+        return 1
+
+    print(f"正在和{name}聊天（{base_url}，会话 {args.sender}）。输入 exit 或按 Ctrl-D 退出。\n")
+    options: List[Dict[str, str]] = []
+    while True:
+        try:
+            text = input("我：")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if text.strip().lower() in QUIT:
+            return 0
+        if not text.strip():
+            continue
+        try:
+            options = show(name, send(base_url, args.sender, choose(text, options))) or []
+        except BotNotRunning:
+            print(f"和机器人的连接断了（{base_url}）。先运行 make run，再试一次。", file=sys.stderr)
+            return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""公众号 end to end: simulator → channel app → (passive reply | stand-in 客服消息)."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Dict, List
+
+import redis as redis_sync
+
+from bot.stand_in.simulator import Delivery, WeChatSimulator
+from tests.channels import helpers as h
+from tests.channels.channel_app import long_text
+from tests.channels.helpers import wait_for
+
+CUSTOM_SEND = "/cgi-bin/message/custom/send"
+
+
+def mp(apps, app: str = "main", mode: str = "safe", **kwargs) -> WeChatSimulator:
+    return WeChatSimulator(apps[app].url("wechat_mp"), h.MP_TOKEN, h.MP_AES, h.MP_APPID, mode, **kwargs)
+
+
+def custom_texts(stand_in, openid: str) -> List[str]:
+    return [b["text"]["content"] for b in stand_in.sent(CUSTOM_SEND) if b["touser"] == openid]
+
+
+def test_text_gets_a_passive_reply_in_every_mode(apps, stand_in):
+    for app, mode in (("main", "safe"), ("main", "compat"), ("plain", "plain")):
+        sim = mp(apps, app, mode)
+        delivery = sim.deliver(sim.text("oUSER_modes", f"你好 {mode}"))
+        assert delivery.acknowledged and len(delivery.attempts) == 1
+        assert delivery.reply["Content"] == f"回声：你好 {mode}"
+        assert delivery.reply["ToUserName"] == "oUSER_modes" and delivery.reply["FromUserName"] == sim.to_user
+    assert stand_in.sent() == []
+
+
+def test_voice_media_and_events(apps, received):
+    sim = mp(apps)
+    user = "oUSER_media"
+    voice = sim.deliver(sim.message(user, "voice", MediaId="m1", Format="amr", Recognition="我想签到"))
+    assert voice.reply["Content"] == "回声：我想签到"
+    image = sim.deliver(sim.message(user, "image", PicUrl="http://x/y.jpg", MediaId="m2"))
+    assert "图片" in image.reply["Content"] and "七七" in image.reply["Content"]
+    location = sim.deliver(sim.message(user, "location", Location_X="31.2", Location_Y="121.5", Scale="15",
+                                       Label="上海市静安区南京西路"))
+    assert "南京西路" in location.reply["Content"]
+    link = sim.deliver(sim.message(user, "link", Title="秋冬护肤指南", Description="d", Url="http://x"))
+    assert "秋冬护肤指南" in link.reply["Content"]
+
+    subscribe = sim.deliver(sim.event(user, "subscribe", "qrscene_store_sh01", Ticket="T"))
+    scan = sim.deliver(sim.event(user, "SCAN", "store_bj02", Ticket="T", create_time=int(time.time()) + 1))
+    click = sim.deliver(sim.event(user, "CLICK", "CHECKIN", create_time=int(time.time()) + 2))
+    assert subscribe.reply["Content"] == scan.reply["Content"] == "已选择 /greet"
+    assert click.reply["Content"] == "已选择 /checkin"
+    unsubscribe = sim.deliver(sim.event(user, "unsubscribe", create_time=int(time.time()) + 3))
+    assert unsubscribe.acknowledged and unsubscribe.reply is None
+
+    got = received.all()
+    assert [m["text"] for m in got] == ["我想签到", "/greet", "/greet", "/checkin"]
+    assert got[1]["metadata"]["scene"] == "store_sh01" and got[2]["metadata"]["scene"] == "store_bj02"
+    assert all(m["sender"] == user and m["channel"] == "wechat_mp" for m in got)
+
+
+def test_unsubscribe_is_recorded(apps, redis_url):
+    sim = mp(apps)
+    sim.deliver(sim.event("oUSER_bye", "unsubscribe"))
+    entries = redis_sync.Redis.from_url(redis_url, decode_responses=True).xrange("wx:mp:unsubscribed")
+    assert [e[1]["openid"] for e in entries] == ["oUSER_bye"]
+
+
+def test_slow_answer_is_acknowledged_in_time_and_sent_through_custom_send(apps, stand_in):
+    sim = mp(apps)
+    delivery = sim.deliver(sim.text("oUSER_slow", "slow:1.6 慢慢来"))
+    assert delivery.acknowledged and delivery.reply is None and len(delivery.attempts) == 1
+    assert wait_for(lambda: custom_texts(stand_in, "oUSER_slow")) == ["回声：慢慢来"]
+
+
+def test_wechat_retries_after_a_timeout_produce_exactly_one_reply(apps, stand_in, received):
+    # WeChat gives up on an attempt after its timeout and retries the same payload.
+    sim = mp(apps, timeout_s=0.4)
+    delivery = sim.deliver(sim.text("oUSER_retry", "slow:1.2 只回一次"))
+    assert len(delivery.attempts) >= 2 and delivery.acknowledged
+    assert wait_for(lambda: custom_texts(stand_in, "oUSER_retry")) == ["回声：只回一次"]
+    time.sleep(1.0)  # nothing more may arrive later
+    passive = [d for d in [delivery.reply] if d]
+    assert len(passive) + len(custom_texts(stand_in, "oUSER_retry")) == 1
+    assert received.texts() == ["slow:1.2 只回一次"]
+
+
+def test_two_app_instances_sharing_redis_answer_once(apps, stand_in, received):
+    results: Dict[str, Delivery] = {}
+    sims = {name: mp(apps, name) for name in ("main", "second")}
+    xml = sims["main"].text("oUSER_twice", "slow:0.3 一次就好")
+    params, body = sims["main"].build(xml)
+
+    def send(name: str) -> None:
+        import requests
+        answer = requests.post(sims[name].url, params=params, data=body, timeout=5)
+        results[name] = Delivery(reply=sims[name].open_reply(answer.text))
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in sims]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    time.sleep(1.0)
+    passive = [r.reply["Content"] for r in results.values() if r.reply]
+    assert passive + custom_texts(stand_in, "oUSER_twice") == ["回声：一次就好"]
+    assert received.texts() == ["slow:0.3 一次就好"]
+
+
+def test_out_of_window_and_quota_are_recorded_not_crashed(apps, stand_in, redis_url):
+    sim = mp(apps)
+    for errcode in (45015, 45047):
+        stand_in.fail(CUSTOM_SEND, errcode)
+        assert sim.deliver(sim.text("oUSER_window", "slow:1.2 晚到的回复")).acknowledged
+    r = redis_sync.Redis.from_url(redis_url, decode_responses=True)
+    entries = wait_for(lambda: r.xrange("wx:undeliverable") if len(r.xrange("wx:undeliverable")) == 2 else None)
+    assert [(e[1]["errcode"], e[1]["recipient"], e[1]["text"]) for e in entries] == [
+        ("45015", "oUSER_window", "回声：晚到的回复"), ("45047", "oUSER_window", "回声：晚到的回复")]
+    assert sim.deliver(sim.text("oUSER_window", "还在吗")).reply["Content"] == "回声：还在吗"
+
+
+def test_expired_token_is_refreshed_once_and_the_reply_still_arrives(apps, stand_in):
+    sim = mp(apps)
+    sim.deliver(sim.text("oUSER_token", "slow:1.1 第一条"))
+    assert wait_for(lambda: custom_texts(stand_in, "oUSER_token"))
+    import requests
+    requests.post(f"{stand_in.url}/_stand_in/expire_tokens", timeout=5)
+    sim.deliver(sim.text("oUSER_token", "slow:1.1 第二条"))
+    assert wait_for(lambda: len(custom_texts(stand_in, "oUSER_token")) == 2)
+    assert custom_texts(stand_in, "oUSER_token") == ["回声：第一条", "回声：第二条"]
+    assert len(stand_in.calls("/cgi-bin/token")) == 2
+    assert [c["response"]["errcode"] for c in stand_in.calls(CUSTOM_SEND)] == [0, 42001, 0]
+
+
+def test_long_reply_arrives_in_order_in_parts_of_at_most_2048_bytes(apps, stand_in):
+    sim = mp(apps)
+    delivery = sim.deliver(sim.text("oUSER_long", "long:60"))
+    assert delivery.reply is None
+    expected = long_text(60)
+    parts = wait_for(lambda: custom_texts(stand_in, "oUSER_long") if "".join(custom_texts(stand_in, "oUSER_long")) == expected else None)
+    assert len(parts) > 1 and all(len(p.encode("utf-8")) <= 2048 for p in parts)
+    assert all(p.endswith("！") for p in parts)
+
+
+def test_buttons_render_as_numbered_options_and_number_or_title_selects(apps, received):
+    sim = mp(apps)
+    user = "oUSER_buttons"
+    menu = sim.deliver(sim.text(user, "buttons")).reply["Content"]
+    assert menu == "想做点什么？\n\n1. 每日签到\n2. 幸运抽奖\n3. 找人工客服"
+    assert sim.deliver(sim.text(user, "2")).reply["Content"] == "已选择 /lottery"
+    sim.deliver(sim.text(user, "buttons"))
+    assert sim.deliver(sim.text(user, "找人工客服")).reply["Content"] == "已选择 /human_handoff"
+    # After a reply without buttons, "2" is just text again.
+    assert sim.deliver(sim.text(user, "2")).reply["Content"] == "回声：2"
+    assert received.texts()[-4:] == ["/lottery", "buttons", "/human_handoff", "2"]
+
+
+def test_rasa_failure_gets_the_persona_apology(apps):
+    sim = mp(apps)
+    reply = sim.deliver(sim.text("oUSER_boom", "boom")).reply["Content"]
+    assert "七七" in reply and "抱歉" in reply
