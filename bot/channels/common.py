@@ -18,6 +18,7 @@ from bot.channels import options
 from bot.input_guard import guard
 from bot.persona import load_facts, load_persona, render_text
 from bot.privacy import mask_id
+from bot.redis_conn import get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +36,14 @@ async def handle_user_text(
     sender_id: str,
     input_channel: str,
     metadata: Optional[Dict[str, Any]] = None,
+    menu_id: Optional[str] = None,
 ) -> bool:
     """Process one consumer message; returns False if the apology was sent instead."""
-    message_text = await options.resolve(input_channel, sender_id, text)
-    if message_text is None:
+    metadata = dict(metadata or {})
+    message_text = await _selected_option(input_channel, sender_id, text, menu_id)
+    if message_text is not None:
+        metadata["selected_option"] = text or menu_id
+    else:
         guarded = guard(text)
         message_text = guarded.text
         if guarded.reason:
@@ -50,12 +55,28 @@ async def handle_user_text(
         await on_new_message(
             UserMessage(message_text, output_channel, sender_id, input_channel=input_channel, metadata=metadata)
         )
-        if isinstance(output_channel, CollectingOutputChannel):
-            await options.remember(input_channel, sender_id, options.collect_buttons(output_channel.messages))
-        return True
     except CancelledError:
         raise
     except Exception:
         logger.exception("Handling a message from %s on %s failed.", mask_id(sender_id), input_channel)
         await output_channel.send_text_message(sender_id, service_apology_text())
         return False
+    if isinstance(output_channel, CollectingOutputChannel):
+        await _remember_options(input_channel, sender_id, output_channel.messages)
+    return True
+
+
+# Options are a convenience: a Redis hiccup must never lose the message.
+async def _selected_option(channel: str, sender_id: str, text: Optional[str], menu_id: Optional[str]) -> Optional[str]:
+    try:
+        return await options.resolve(get_redis(), channel, sender_id, text, menu_id)
+    except Exception as error:
+        logger.warning("%s: could not read options for %s (%s).", channel, mask_id(sender_id), type(error).__name__)
+        return None
+
+
+async def _remember_options(channel: str, sender_id: str, messages: Any) -> None:
+    try:
+        await options.remember(get_redis(), channel, sender_id, options.last_options(messages))
+    except Exception as error:
+        logger.warning("%s: could not remember options for %s (%s).", channel, mask_id(sender_id), type(error).__name__)

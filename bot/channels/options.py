@@ -1,87 +1,93 @@
-"""Options the bot offered last (Rasa buttons), so a reply can select one.
+"""Options the bot offered last (Rasa buttons), and the way back.
 
 WeChat has no buttons: options are shown as numbered text, and the consumer
-answers "2", the option's title, or (web chat) the payload itself. Every
-channel remembers the last options per sender in Redis and resolves the reply
-to the button's payload here. A payload resolved this way is trusted even when
-it carries entities (`/faq_choice{"faq_key": "x"}`), because the bot offered it;
-typed `/intent{…}` text that was not offered still goes through the guard.
+answers "2", "２", "2.", the option's title, a 微信客服 menu click, or (web
+chat) the payload itself. `bot.channels.common.handle_user_text` remembers the
+last options per sender in Redis after every reply and resolves the next
+message here, from any process. A payload resolved this way is trusted even
+when it carries entities (`/faq_choice{"faq_key": "x"}`), because the bot
+offered it; typed `/intent{…}` text that was not offered goes through the
+input guard. A reply without buttons forgets them: "2" then means 2.
 """
 from __future__ import annotations
 
 import json
-import logging
 import os
-import re
+import unicodedata
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
 import redis.asyncio as aioredis
 
-logger = logging.getLogger(__name__)
 
-KEY = "opt:last:{channel}:{sender}"
-TTL_S = 30 * 60  # an answer to an option more than 30 minutes later is a new message
-_NUMBER = re.compile(r"^\s*[（(]?\s*(\d{1,2})\s*[)）.、]?\s*$")
-_client: Optional[aioredis.Redis] = None
-
-
-def redis_client() -> aioredis.Redis:
-    global _client
-    if _client is None:
-        _client = aioredis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-    return _client
+@dataclass(frozen=True)
+class Option:
+    title: str
+    payload: str
 
 
-def numbered_text(text: str, buttons: Sequence[Dict[str, Any]]) -> str:
-    """Render options as WeChat-style numbered lines under the message."""
-    lines = [f"{i}. {b.get('title', '')}" for i, b in enumerate(buttons, start=1)]
-    return "\n".join(([text] if text else []) + lines)
+def ttl_s() -> int:
+    return int(float(os.environ.get("OPTIONS_TTL_S", "1800")))
 
 
-def collect_buttons(messages: Sequence[Dict[str, Any]]) -> List[Dict[str, str]]:
+def from_buttons(buttons: Sequence[Dict[str, Any]]) -> List[Option]:
+    options = []
+    for button in buttons or []:
+        title = str(button.get("title") or "").strip()
+        payload = str(button.get("payload") or title).strip()
+        if title:
+            options.append(Option(title, payload))
+    return options
+
+
+def last_options(messages: Sequence[Dict[str, Any]]) -> List[Option]:
     """The options of a reply: the buttons of its last message that has any."""
     for message in reversed(messages):
         if message.get("buttons"):
-            return [
-                {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
-                for b in message["buttons"]
-            ]
+            return from_buttons(message["buttons"])
     return []
 
 
-async def remember(channel: str, sender: str, buttons: Sequence[Dict[str, str]]) -> None:
-    key = KEY.format(channel=channel, sender=sender)
-    try:
-        if buttons:
-            await redis_client().set(key, json.dumps(list(buttons), ensure_ascii=False), ex=TTL_S)
-        else:
-            await redis_client().delete(key)
-    except Exception as error:  # options are a convenience: never fail the reply for them
-        logger.warning("Could not remember options for %s: %s", channel, type(error).__name__)
+def render_numbered(options: Sequence[Option]) -> str:
+    return "\n".join(f"{n}. {option.title}" for n, option in enumerate(options, start=1))
 
 
-async def resolve(channel: str, sender: str, text: Optional[str]) -> Optional[str]:
-    """The payload selected by `text`, or None if it selects nothing."""
+def _key(channel: str, user: str) -> str:
+    return f"opt:{channel}:{user}"
+
+
+async def remember(redis: aioredis.Redis, channel: str, user: str, options: Sequence[Option]) -> None:
+    if options:
+        data = json.dumps([[o.title, o.payload] for o in options], ensure_ascii=False)
+        await redis.set(_key(channel, user), data, ex=ttl_s())
+    else:
+        await redis.delete(_key(channel, user))
+
+
+def _normalise(text: str) -> str:
+    # NFKC folds full-width digits and letters (２ → 2) typed on Chinese keyboards.
+    folded = unicodedata.normalize("NFKC", text).strip().casefold()
+    return folded.rstrip(".。、)） ").lstrip("(（ ")
+
+
+def select(options: Sequence[Option], text: Optional[str], menu_id: Optional[str] = None) -> Optional[str]:
+    """The payload the user picked, or None when the text is not a choice."""
+    if menu_id and menu_id.isdigit() and 1 <= int(menu_id) <= len(options):
+        return options[int(menu_id) - 1].payload
     if not text:
         return None
-    try:
-        raw = await redis_client().get(KEY.format(channel=channel, sender=sender))
-    except Exception as error:
-        logger.warning("Could not read options for %s: %s", channel, type(error).__name__)
-        return None
+    answer = _normalise(text)
+    if answer.isdigit():
+        return options[int(answer) - 1].payload if 1 <= int(answer) <= len(options) else None
+    for option in options:
+        if answer in (_normalise(option.title), option.payload.casefold()):
+            return option.payload
+    return None
+
+
+async def resolve(redis: aioredis.Redis, channel: str, user: str, text: Optional[str],
+                  menu_id: Optional[str] = None) -> Optional[str]:
+    raw = await redis.get(_key(channel, user))
     if not raw:
         return None
-    options: List[Dict[str, str]] = json.loads(raw)
-    return select(options, text)
-
-
-def select(options: Sequence[Dict[str, str]], text: str) -> Optional[str]:
-    stripped = text.strip()
-    number = _NUMBER.match(stripped)
-    if number:
-        index = int(number.group(1)) - 1
-        return options[index]["payload"] if 0 <= index < len(options) else None
-    for option in options:
-        if stripped in (option["title"].strip(), option["payload"]):
-            return option["payload"]
-    return None
+    return select([Option(t, p) for t, p in json.loads(raw)], text, menu_id)

@@ -24,7 +24,7 @@ from bot.wechat.callback_auth import AesEnvelope, Forbidden, check_plain_signatu
 from bot.wechat.creds import missing, pick
 from bot.wechat.outgoing import Reply
 from bot.wechat.passive import PassiveSlot
-from bot.wechat.redis_conn import get_redis
+from bot.redis_conn import get_redis
 from bot.wechat.settings import dedup_ttl_s, max_body_bytes, passive_budget_s, wechat_api_base
 from bot.wechat.turn import run_turn
 from bot.wechat.undeliverable import record_undeliverable
@@ -202,7 +202,7 @@ class WeChatMPInput(InputChannel):
         redis = get_redis()
         try:
             if job.text is not None:
-                reply = await run_turn(on_new_message, redis, CHANNEL, job.openid, job.text, job.metadata)
+                reply = await run_turn(on_new_message, CHANNEL, job.openid, job.text, job.metadata)
             else:
                 reply = Reply(job.direct or "")
             parts = reply.parts()

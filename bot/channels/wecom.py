@@ -20,7 +20,7 @@ from bot.wechat.api import ApiError, HttpJson, WeComAppClient
 from bot.wechat.callback_auth import AesEnvelope, Forbidden, check_timestamp, query_params
 from bot.wechat.creds import missing, pick
 from bot.wechat.outgoing import Reply
-from bot.wechat.redis_conn import get_redis
+from bot.redis_conn import get_redis
 from bot.wechat.settings import dedup_ttl_s, max_body_bytes, wecom_api_base
 from bot.wechat.turn import run_turn
 from bot.wechat.undeliverable import record_undeliverable
@@ -122,7 +122,7 @@ class WeComInput(InputChannel):
         try:
             if str(message.get("MsgType")) == "text":
                 meta = {"role": "guide", "agent_id": str(message.get("AgentID") or ""), "msg_type": "text"}
-                reply = await run_turn(on_new_message, redis, CHANNEL, userid, str(message.get("Content") or ""), meta)
+                reply = await run_turn(on_new_message, CHANNEL, userid, str(message.get("Content") or ""), meta)
             else:
                 reply = Reply(texts.persona_text(texts.MEDIA_ACK))
             client = self._client()

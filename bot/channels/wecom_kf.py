@@ -23,7 +23,7 @@ from bot.wechat.callback_auth import AesEnvelope, Forbidden, check_timestamp, qu
 from bot.wechat.creds import missing, pick
 from bot.wechat.kf_sync import KFSyncer
 from bot.wechat.outgoing import Reply
-from bot.wechat.redis_conn import get_redis
+from bot.redis_conn import get_redis
 from bot.wechat.settings import max_body_bytes, wecom_api_base
 from bot.wechat.split import split_text, utf8_len
 from bot.wechat.turn import run_turn
@@ -133,10 +133,9 @@ class WeComKFInput(InputChannel):
         user = str(msg.get("external_userid") or "")
         open_kfid = str(msg.get("open_kfid") or "")
         meta = {"open_kfid": open_kfid, "msgid": msg.get("msgid"), "msg_type": msgtype}
-        redis = get_redis()
         if msgtype == "text":
             text = msg.get("text") or {}
-            reply = await run_turn(on_new_message, redis, CHANNEL, user, str(text.get("content") or ""), meta,
+            reply = await run_turn(on_new_message, CHANNEL, user, str(text.get("content") or ""), meta,
                                    menu_id=str(text.get("menu_id") or "") or None)
         elif msgtype == "location":
             location = msg.get("location") or {}
@@ -159,7 +158,7 @@ class WeComKFInput(InputChannel):
                 return
             meta = {"open_kfid": open_kfid, "wechat_event": "enter_session", "scene": event.get("scene", ""),
                     "scene_param": event.get("scene_param", "")}
-            reply = await run_turn(on_new_message, get_redis(), CHANNEL, user, menu.intent_for_event("enter_session"), meta)
+            reply = await run_turn(on_new_message, CHANNEL, user, menu.intent_for_event("enter_session"), meta)
             parts = reply.parts()
             if parts:
                 try:

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Sequence
 
-from bot.wechat.options import Option, from_buttons, render_numbered
+from bot.channels.options import Option, from_buttons, render_numbered
 from bot.wechat.split import TEXT_LIMIT_BYTES, split_text
 
 logger = logging.getLogger(__name__)

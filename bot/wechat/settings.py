@@ -52,9 +52,5 @@ def kf_dedup_ttl_s() -> int:
     return int(env_float("WECOM_KF_DEDUP_TTL_S", 3 * 24 * 3600))
 
 
-def options_ttl_s() -> int:
-    return int(env_float("WECHAT_OPTIONS_TTL_S", 1800))
-
-
 def redis_url() -> str:
     return env_str("REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Dict, Optional, Tuple
 
 import redis.asyncio as aioredis
-
-from bot.wechat.settings import redis_url
 
 _clients: Dict[Tuple[int, str], aioredis.Redis] = {}
 
 
 def get_redis(url: Optional[str] = None) -> aioredis.Redis:
-    url = url or redis_url()
+    url = url or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     key = (id(asyncio.get_running_loop()), url)
     client = _clients.get(key)
     if client is None:
