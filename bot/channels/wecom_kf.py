@@ -9,26 +9,22 @@ persona welcome through kf/send_msg_on_event.
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Dict, Optional, Text
 
-from rasa.core.channels.channel import InputChannel, UserMessage
-from sanic import Blueprint, response
-from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.privacy import mask_id
 from bot.wechat import glue, menu, texts
 from bot.wechat.api import ApiError, HttpJson, KFClient
-from bot.wechat.callback_auth import AesEnvelope, Forbidden, check_timestamp, query_params
 from bot.wechat.creds import missing, pick
 from bot.wechat.kf_sync import KFSyncer
 from bot.wechat.outgoing import Reply
 from bot.redis_conn import get_redis
-from bot.wechat.settings import max_body_bytes, wecom_api_base
+from bot.wechat.settings import wecom_api_base
 from bot.wechat.split import split_text, utf8_len
 from bot.wechat.turn import run_turn
 from bot.wechat.undeliverable import record_undeliverable
-from bot.wechat.xmlmsg import BadXml, parse_xml
+from bot.wechat.wecom_callback import OnNewMessage, WeComCallbackChannel
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +40,9 @@ MEDIA_REPLIES = {"image": texts.IMAGE_ACK, "voice": texts.VOICE_UNCLEAR, "video"
                  "file": texts.MEDIA_ACK}
 
 
-class WeComKFInput(InputChannel):
+class WeComKFInput(WeComCallbackChannel):
+    http = _HTTP
+
     @classmethod
     def name(cls) -> Text:
         return CHANNEL
@@ -60,70 +58,29 @@ class WeComKFInput(InputChannel):
         )
 
     def __init__(self, corp_id: str, secret: str, token: str, aes_key: str, api_base: Optional[str] = None) -> None:
-        self.corp_id, self.secret = corp_id, secret
-        self.envelope = AesEnvelope(token, aes_key, corp_id, enterprise=True)
+        super().__init__(corp_id, token, aes_key, missing({
+            "WECOM_CORP_ID": corp_id, "WECOM_KF_SECRET": secret, "WECOM_KF_TOKEN": token,
+            "WECOM_KF_AES_KEY": aes_key}))
+        self.secret = secret
         self.api_base = api_base or wecom_api_base()
-        self.missing = missing({"WECOM_CORP_ID": corp_id, "WECOM_KF_SECRET": secret, "WECOM_KF_TOKEN": token,
-                                "WECOM_KF_AES_KEY": aes_key})
 
     def client(self) -> KFClient:
         """Also the entry point for the handoff issue (service_state get/trans)."""
         return KFClient(self.api_base, get_redis(), self.corp_id, self.secret, http=_HTTP)
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        hook = Blueprint(f"wecom_kf_webhook_{id(self)}", __name__)
-
-        @hook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok", "configured": not self.missing})
-
-        @hook.route("/webhook", methods=["GET"])
-        async def verify(request: Request) -> HTTPResponse:
-            if self.missing:
-                return glue.not_configured(CHANNEL, ", ".join(self.missing))
-            params = query_params(request.args)
-            try:
-                check_timestamp(params.get("timestamp"))
-                echo = self.envelope.decrypt(params, params.get("echostr", ""))
-            except Forbidden as error:
-                return glue.forbidden(CHANNEL, str(error))
-            return response.text(echo)
-
-        @hook.route("/webhook", methods=["POST"])
-        async def receive(request: Request) -> HTTPResponse:
-            if self.missing:
-                return glue.not_configured(CHANNEL, ", ".join(self.missing))
-            params = query_params(request.args)
-            body = request.body or b""
-            if len(body) > max_body_bytes():
-                return glue.bad_request(CHANNEL, f"body of {len(body)} bytes over the limit")
-            try:
-                check_timestamp(params.get("timestamp"))
-                outer = parse_xml(body)
-                event = parse_xml(self.envelope.decrypt(params, str(outer.get("Encrypt") or "")))
-            except Forbidden as error:
-                return glue.forbidden(CHANNEL, str(error))
-            except BadXml as error:
-                return glue.bad_request(CHANNEL, str(error))
-            if str(event.get("Event") or "") != "kf_msg_or_event":
-                logger.info("wecom_kf: callback event %r ignored.", event.get("Event") or event.get("MsgType"))
-                return glue.success()
-            open_kfid = str(event.get("OpenKfId") or "")
-            if not open_kfid:
-                logger.warning("wecom_kf: kf_msg_or_event without OpenKfId; nothing to sync.")
-                return glue.success()
-            syncer = KFSyncer(self.client(), get_redis(), lambda msg: self._handle(on_new_message, msg))
-            glue.spawn(syncer.trigger(open_kfid, str(event.get("Token") or "")))
+    async def on_callback(self, event: Dict[str, Any], on_new_message: OnNewMessage) -> HTTPResponse:
+        if str(event.get("Event") or "") != "kf_msg_or_event":
+            logger.info("wecom_kf: callback event %r ignored.", event.get("Event") or event.get("MsgType"))
             return glue.success()
+        open_kfid = str(event.get("OpenKfId") or "")
+        if not open_kfid:
+            logger.warning("wecom_kf: kf_msg_or_event without OpenKfId; nothing to sync.")
+            return glue.success()
+        syncer = KFSyncer(self.client(), get_redis(), lambda msg: self._handle(on_new_message, msg))
+        glue.spawn(syncer.trigger(open_kfid, str(event.get("Token") or "")))
+        return glue.success()
 
-        @hook.listener("after_server_stop")
-        async def close(*_: Any) -> None:
-            await glue.drain_background()
-            await _HTTP.close()
-
-        return hook
-
-    async def _handle(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], msg: Dict[str, Any]) -> None:
+    async def _handle(self, on_new_message: OnNewMessage, msg: Dict[str, Any]) -> None:
         msgtype = str(msg.get("msgtype") or "")
         if msgtype == "event":
             await self._handle_event(on_new_message, msg.get("event") or {})
@@ -147,7 +104,7 @@ class WeComKFInput(InputChannel):
             reply = Reply(texts.persona_text(MEDIA_REPLIES.get(msgtype, texts.MEDIA_ACK)))
         await self.deliver(user, open_kfid, reply)
 
-    async def _handle_event(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], event: Dict[str, Any]) -> None:
+    async def _handle_event(self, on_new_message: OnNewMessage, event: Dict[str, Any]) -> None:
         kind = str(event.get("event_type") or "")
         user = str(event.get("external_userid") or "")
         open_kfid = str(event.get("open_kfid") or "")
