@@ -43,6 +43,8 @@ def main() -> None:
         persona=persona.id,
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Ctrl-C must stop everything even when started from a shell that ignores SIGINT.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         print("==> starting Redis, action server, Rasa server and console …")
         stack.start(redis_port=int(os.environ.get("EMBEDDED_REDIS_PORT", "6399")))
