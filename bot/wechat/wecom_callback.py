@@ -7,6 +7,7 @@ decrypts, and hands the inner XML to `on_callback`, which must answer fast
 """
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from typing import Any, Awaitable, Callable, Dict, List
 
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -23,7 +24,7 @@ from bot.wechat.xmlmsg import BadXml, parse_xml
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
-class WeComCallbackChannel(InputChannel):
+class WeComCallbackChannel(InputChannel, metaclass=ABCMeta):
     http: HttpJson  # each subclass keeps one HTTP client for its API calls
 
     def __init__(self, corp_id: str, token: str, aes_key: str, missing: List[str]) -> None:
@@ -31,8 +32,9 @@ class WeComCallbackChannel(InputChannel):
         self.envelope = AesEnvelope(token, aes_key, corp_id, enterprise=True)
         self.missing = missing
 
+    @abstractmethod
     async def on_callback(self, message: Dict[str, Any], on_new_message: OnNewMessage) -> HTTPResponse:
-        raise NotImplementedError
+        """Answer the decrypted callback at once; heavy work goes to the background."""
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         channel = self.name()
