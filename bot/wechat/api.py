@@ -8,6 +8,7 @@ fetch a new one and retry once → errcode != 0 raises ApiError.
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 import json
 import logging
 from typing import Any, Dict, List, Optional, Tuple
@@ -69,7 +70,7 @@ class HttpJson:
             await session.close()
 
 
-class BaseClient:
+class BaseClient(ABC):
     token_path = ""
 
     def __init__(self, base_url: str, redis: aioredis.Redis, token_name: str, http: Optional[HttpJson] = None) -> None:
@@ -77,8 +78,9 @@ class BaseClient:
         self.http = http or HttpJson()
         self.tokens = AccessTokenCache(redis, token_name, self._fetch_token)
 
+    @abstractmethod
     def _token_params(self) -> Dict[str, str]:
-        raise NotImplementedError
+        """Query parameters of the token endpoint (appid/secret or corpid/corpsecret)."""
 
     async def _fetch_token(self) -> Tuple[str, int]:
         answer = await self.http.request("GET", self.base_url + self.token_path, self._token_params())
