@@ -1,16 +1,22 @@
 """One real stack for the end-to-end tests: a private redis-server, the action
-server, the Rasa server (current model) and the console, each on a free port."""
+server, the Rasa server (current model) and the console, each on a free port;
+the WeChat channels are configured against the local API stand-in."""
 from __future__ import annotations
 
+import base64
+import os
 import secrets
-from typing import Iterator, List
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Dict, Iterator, List
 
 import pytest
 import requests
 
 from bot.model_files import ensure_current_model
 from bot.redis_server import free_port
-from bot.stack import Stack
+from bot.stack import Stack, wait_http
 
 
 @pytest.fixture(scope="session")
@@ -18,8 +24,44 @@ def model_path():
     return ensure_current_model()
 
 
+@dataclass(frozen=True)
+class WeChatSetup:
+    """Credentials the channels run with, and the API stand-in they call."""
+    api_base: str
+    mp_appid: str = "wx" + secrets.token_hex(8)
+    mp_token: str = secrets.token_hex(8)
+    mp_aes_key: str = base64.b64encode(os.urandom(32)).decode()[:-1]
+    corp_id: str = "ww" + secrets.token_hex(8)
+    kf_token: str = secrets.token_hex(8)
+    kf_aes_key: str = base64.b64encode(os.urandom(32)).decode()[:-1]
+
+    def env(self) -> Dict[str, str]:
+        return {
+            "WECHAT_API_BASE": self.api_base, "WECOM_API_BASE": self.api_base,
+            "WECHAT_MP_APPID": self.mp_appid, "WECHAT_MP_SECRET": "mp-secret",
+            "WECHAT_MP_TOKEN": self.mp_token, "WECHAT_MP_AES_KEY": self.mp_aes_key,
+            "WECOM_CORP_ID": self.corp_id, "WECOM_KF_SECRET": "kf-secret",
+            "WECOM_KF_TOKEN": self.kf_token, "WECOM_KF_AES_KEY": self.kf_aes_key,
+        }
+
+
 @pytest.fixture(scope="session")
-def stack(model_path, tmp_path_factory) -> Iterator[Stack]:
+def wechat(tmp_path_factory) -> Iterator[WeChatSetup]:
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("stand_in") / "stand_in.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.stand_in", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/_stand_in/health", 60, process)
+        yield WeChatSetup(api_base=f"http://127.0.0.1:{port}")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def stack(model_path, wechat, tmp_path_factory) -> Iterator[Stack]:
     running = Stack(
         model=model_path,
         rasa_port=free_port(),
@@ -28,6 +70,7 @@ def stack(model_path, tmp_path_factory) -> Iterator[Stack]:
         rasa_token=secrets.token_hex(8),
         run_dir=tmp_path_factory.mktemp("stack"),
         persona="qiqi",
+        extra_env=wechat.env(),
     )
     try:
         running.start(redis_port=free_port())
