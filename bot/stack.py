@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from bot.model_files import faq_embeddings_dir
 from bot.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,15 @@ def redis_env(redis_url: str) -> Dict[str, str]:
         "REDIS_DB": (parsed.path or "/0").lstrip("/") or "0",
         "REDIS_PASSWORD": urllib.parse.unquote(parsed.password or ""),
     }
+
+
+# credentials.yml reads these with ${VAR}; Rasa refuses to start if one is
+# unset, so an unconfigured channel gets "" (it then answers 503).
+CHANNEL_ENV = (
+    "WECHAT_MP_APPID", "WECHAT_MP_SECRET", "WECHAT_MP_TOKEN", "WECHAT_MP_AES_KEY",
+    "WECOM_CORP_ID", "WECOM_KF_SECRET", "WECOM_KF_TOKEN", "WECOM_KF_AES_KEY",
+    "WECOM_AGENT_ID", "WECOM_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY",
+)
 
 
 def wait_http(url: str, timeout_s: float, process: Optional[subprocess.Popen] = None) -> None:
@@ -105,6 +115,7 @@ class Stack:
     def env(self) -> Dict[str, str]:
         assert self.redis_url, "start Redis first"
         return {
+            **{name: "" for name in CHANNEL_ENV},
             **os.environ,
             **redis_env(self.redis_url),
             "PERSONA": self.persona,
@@ -114,6 +125,8 @@ class Stack:
             "CONSOLE_PORT": str(self.console_port),
             "TF_CPP_MIN_LOG_LEVEL": "3",
             "PYTHONPATH": str(ROOT),
+            # the FAQ embedding model trained with this Rasa model, unless one is chosen
+            "FAQ_EMBEDDING_MODEL": os.environ.get("FAQ_EMBEDDING_MODEL") or str(faq_embeddings_dir(self.model)),
             **self.extra_env,
         }
 
@@ -151,6 +164,15 @@ class Stack:
             [str(RASA_PY), "-m", "bot.console", "--port", str(self.console_port)],
             f"http://127.0.0.1:{self.console_port}/healthz",
             self.run_dir / "logs" / "console.log",
+        )
+
+    def stand_in_service(self, port: int) -> Service:
+        """The local WeChat/WeCom API stand-in (demo mode and tests)."""
+        return Service(
+            "stand_in",
+            [str(RASA_PY), "-m", "bot.stand_in", "--port", str(port)],
+            f"http://127.0.0.1:{port}/_stand_in/health",
+            self.run_dir / "logs" / "stand_in.log",
         )
 
     def start_service(self, service: Service, timeout_s: float = 120) -> Service:

@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -29,6 +30,20 @@ def choose_model() -> Path:
     return newest
 
 
+def wechat_demo_env(port: int) -> Dict[str, str]:
+    """WECHAT_DEMO=1: channels talk to the local API stand-in with demo credentials."""
+    demo = {
+        "WECHAT_API_BASE": f"http://127.0.0.1:{port}", "WECOM_API_BASE": f"http://127.0.0.1:{port}",
+        "WECHAT_MP_APPID": "wxdemo0000000001", "WECHAT_MP_SECRET": "demo-secret", "WECHAT_MP_TOKEN": "demotoken",
+        "WECHAT_MP_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+        "WECOM_CORP_ID": "wwdemo0000000001", "WECOM_KF_SECRET": "demo-kf-secret", "WECOM_KF_TOKEN": "demotoken",
+        "WECOM_KF_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+        "WECOM_AGENT_ID": "1000002", "WECOM_SECRET": "demo-app-secret", "WECOM_TOKEN": "demotoken",
+        "WECOM_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    }
+    return demo
+
+
 def main() -> None:
     load_dotenv()
     persona = load_persona(os.environ.get("PERSONA", "qiqi"))  # fail fast on a typo
@@ -42,12 +57,17 @@ def main() -> None:
         redis_url=os.environ.get("REDIS_URL") or None,
         persona=persona.id,
     )
+    demo_port = int(os.environ.get("WECHAT_STAND_IN_PORT", "9100"))
+    if os.environ.get("WECHAT_DEMO") == "1":
+        stack.extra_env.update(wechat_demo_env(demo_port))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # Ctrl-C must stop everything even when started from a shell that ignores SIGINT.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         print("==> starting Redis, action server, Rasa server and console …")
         stack.start(redis_port=int(os.environ.get("EMBEDDED_REDIS_PORT", "6399")))
+        if os.environ.get("WECHAT_DEMO") == "1":
+            stack.start_service(stack.stand_in_service(demo_port), timeout_s=60)
         print(
             f"""
   {persona.name} is online (persona '{persona.id}', model {stack.model.name})
@@ -58,6 +78,13 @@ def main() -> None:
   logs          .run/logs/
 Press Ctrl-C to stop."""
         )
+        if os.environ.get("WECHAT_DEMO") == "1":
+            print(
+                f"  WeChat demo: API stand-in on http://127.0.0.1:{demo_port} (record: /_stand_in/record); try\n"
+                f"  PYTHONPATH=. .venv/rasa/bin/python -m bot.stand_in.simulator --url {stack.rasa_url}/webhooks/wechat_mp/webhook"
+                " --token demotoken --aes-key abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG --receiver-id wxdemo0000000001"
+                " --mode safe text 你好"
+            )
         while all(s.process and s.process.poll() is None for s in stack.services.values()):
             time.sleep(1)
         print("==> a process exited; see .run/logs/. Stopping.")
