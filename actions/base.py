@@ -1,0 +1,86 @@
+"""Shared plumbing of the customer/marketing actions: who is talking, and a
+persona apology instead of a crash when Redis is unreachable."""
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Dict, List, Optional, Text
+
+import redis.asyncio as aioredis
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.services import clock, customers, store, tags
+from actions.services.catalog import Catalog, catalog
+from bot.privacy import mask_id
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE_RESPONSE = "utter_service_unavailable"
+
+
+def latest_user_metadata(tracker: Tracker) -> Dict[Text, Any]:
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return event.get("metadata") or {}
+    return {}
+
+
+def latest_intent(tracker: Tracker) -> Optional[Text]:
+    # latest_message["intent"] is what the policies saw; intent_ranking may be absent
+    # (e.g. messages injected by a channel), so rasa-sdk's helper is not used.
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+@dataclass
+class Context:
+    """What an action needs: Redis, the catalogue, the clock and the customer."""
+    redis: aioredis.Redis
+    catalog: Catalog
+    now: datetime
+    customer: customers.Customer
+
+    @property
+    def cid(self) -> str:
+        return self.customer.id
+
+
+async def customer_context(tracker: Tracker) -> Context:
+    client = store.get_client()
+    cat = catalog()
+    now = clock_now()
+    ident = customers.identity_from(tracker.sender_id, tracker.get_latest_input_channel(), latest_user_metadata(tracker))
+    customer = await customers.resolve(client, ident, now)
+    if customer.created:
+        await tags.on_event(client, cat, customer.id, "first_seen", now, channel=ident.channel)
+    return Context(client, cat, now, customer)
+
+
+def clock_now() -> datetime:
+    # Looked up at call time so tests can monkeypatch actions.services.clock.utc_now.
+    return clock.utc_now()
+
+
+class CustomerAction(Action, ABC):
+    """Resolves the customer, runs `act`, and turns a Redis outage into the apology.
+    Abstract, so rasa-sdk registers only the concrete actions."""
+
+    @abstractmethod
+    def name(self) -> Text: ...
+
+    @abstractmethod
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, ctx: Context) -> List[Dict[Text, Any]]: ...
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        messages_before = len(dispatcher.messages)
+        try:
+            ctx = await customer_context(tracker)
+            return await self.act(dispatcher, tracker, ctx)
+        except store.UNAVAILABLE as error:
+            logger.error("%s: Redis unavailable for %s (%s)", self.name(), mask_id(tracker.sender_id), type(error).__name__)
+            # half-sent answers would contradict the apology
+            del dispatcher.messages[messages_before:]
+            dispatcher.utter_message(response=UNAVAILABLE_RESPONSE)
+            return []

@@ -1,0 +1,229 @@
+"""Typed views of the YAML catalogues under data/catalog/ (tags, rules, products,
+campaigns, coupons). Loaded once per process: edit the YAML and restart."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import yaml
+
+CATALOG_DIR = Path(__file__).resolve().parents[2] / "data" / "catalog"
+
+
+def _load(name: str, directory: Optional[Path] = None) -> Dict[str, Any]:
+    return yaml.safe_load(((directory or CATALOG_DIR) / name).read_text(encoding="utf-8")) or {}
+
+
+@dataclass(frozen=True)
+class TagGroup:
+    id: str
+    name: str
+    exclusive: bool
+
+
+@dataclass(frozen=True)
+class Tag:
+    id: str
+    group: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Reward:
+    kind: str  # coupon | points | physical
+    name: str
+    coupon: str = ""
+    points: int = 0
+
+
+@dataclass(frozen=True)
+class Milestone:
+    days: int
+    reward: Reward
+
+
+@dataclass(frozen=True)
+class CheckinCampaign:
+    id: str
+    name: str
+    points_per_day: int
+    milestones: Tuple[Milestone, ...]
+
+
+@dataclass(frozen=True)
+class Prize:
+    id: str
+    name: str
+    kind: str
+    stock: int
+    weight: int
+    coupon: str = ""
+    points: int = 0
+
+
+@dataclass(frozen=True)
+class Lottery:
+    id: str
+    name: str
+    start: datetime
+    end: datetime
+    any_tags: Tuple[str, ...]
+    all_tags: Tuple[str, ...]
+    none_tags: Tuple[str, ...]
+    daily_limit: int
+    total_limit: int
+    no_prize_weight: int
+    prizes: Tuple[Prize, ...]
+
+    def running(self, now: datetime) -> bool:
+        return self.start <= now <= self.end
+
+    def eligible(self, tags: "set[str]") -> bool:
+        return (
+            (not self.any_tags or bool(tags & set(self.any_tags)))
+            and set(self.all_tags) <= tags
+            and not tags & set(self.none_tags)
+        )
+
+    def prize(self, prize_id: str) -> Optional[Prize]:
+        return next((p for p in self.prizes if p.id == prize_id), None)
+
+
+@dataclass(frozen=True)
+class CouponType:
+    id: str
+    name: str
+    benefit: str
+    source: str  # generate | pool
+    prefix: str
+    valid_days: int
+    max_issued: int
+
+
+@dataclass(frozen=True)
+class Product:
+    id: str
+    name: str
+    price: int
+    skin_types: Tuple[str, ...]
+    audiences: Tuple[str, ...]
+    keywords: Tuple[str, ...]
+    pitch: str
+
+
+@dataclass(frozen=True)
+class TagRule:
+    id: str
+    on: Tuple[str, ...]
+    add: str
+    count: int = 1
+    within_days: int = 0
+    min_streak: int = 0
+
+
+@dataclass
+class Catalog:
+    timezone: str
+    groups: Dict[str, TagGroup]
+    tags: Dict[str, Tag]
+    rules: List[TagRule]
+    products: List[Product]
+    checkin: CheckinCampaign
+    lotteries: List[Lottery]
+    coupons: Dict[str, CouponType]
+    formats: Dict[str, Any] = field(default_factory=dict)
+    _by_name: Dict[str, List[str]] = field(default_factory=dict)
+
+    def resolve_tag(self, text: str) -> Optional[str]:
+        """A tag id from an id, "组名:显示名" or an unambiguous display name (SCRM exports use names)."""
+        text = text.strip()
+        if text in self.tags:
+            return text
+        if not self._by_name:
+            for tag in self.tags.values():
+                group = self.groups[tag.group].name
+                for key in (tag.name, f"{group}:{tag.name}", f"{group}：{tag.name}"):
+                    self._by_name.setdefault(key, []).append(tag.id)
+        found = self._by_name.get(text, [])
+        return found[0] if len(found) == 1 else None
+
+    def exclusive_siblings(self, tag_id: str) -> List[str]:
+        tag = self.tags[tag_id]
+        if not self.groups[tag.group].exclusive:
+            return []
+        return [t.id for t in self.tags.values() if t.group == tag.group and t.id != tag_id]
+
+    def lottery(self, lottery_id: str) -> Optional[Lottery]:
+        return next((c for c in self.lotteries if c.id == lottery_id), None)
+
+
+def _reward(raw: Dict[str, Any]) -> Reward:
+    return Reward(kind=raw["kind"], name=str(raw.get("name", "")), coupon=raw.get("coupon", ""), points=int(raw.get("points", 0)))
+
+
+def _lottery(raw: Dict[str, Any]) -> Lottery:
+    elig = raw.get("eligibility") or {}
+    limits = raw.get("limits") or {}
+    return Lottery(
+        id=raw["id"],
+        name=raw["name"],
+        start=datetime.fromisoformat(str(raw["start"])),
+        end=datetime.fromisoformat(str(raw["end"])),
+        any_tags=tuple(elig.get("any_tags") or ()),
+        all_tags=tuple(elig.get("all_tags") or ()),
+        none_tags=tuple(elig.get("none_tags") or ()),
+        daily_limit=int(limits.get("daily", 1)),
+        total_limit=int(limits.get("total", 1)),
+        no_prize_weight=int(raw.get("no_prize_weight", 0)),
+        prizes=tuple(
+            Prize(id=p["id"], name=p["name"], kind=p["kind"], stock=int(p["stock"]), weight=int(p["weight"]),
+                  coupon=p.get("coupon", ""), points=int(p.get("points", 0)))
+            for p in raw.get("prizes") or ()
+        ),
+    )
+
+
+def load_catalog(directory: Optional[Path] = None) -> Catalog:
+    tags_raw = _load("tags.yml", directory)
+    campaigns = _load("campaigns.yml", directory)
+    groups = {g["id"]: TagGroup(g["id"], g["name"], bool(g.get("exclusive"))) for g in tags_raw["groups"]}
+    tags = {t["id"]: Tag(t["id"], t["group"], t["name"]) for t in tags_raw["tags"]}
+    lotteries = [_lottery(c) for c in campaigns.get("lotteries") or ()]
+    for lottery in lotteries:  # each campaign brings its participant and winner tags
+        tags[f"campaign:{lottery.id}"] = Tag(f"campaign:{lottery.id}", "campaign", lottery.name)
+        tags[f"campaign:{lottery.id}:winner"] = Tag(f"campaign:{lottery.id}:winner", "campaign", f"{lottery.name}中奖")
+    chk = campaigns["checkin"]
+    return Catalog(
+        timezone=campaigns.get("timezone", "Asia/Shanghai"),
+        groups=groups,
+        tags=tags,
+        rules=[
+            TagRule(id=r["id"], on=tuple(r["events"]), add=r["add"], count=int(r.get("count", 1)),
+                    within_days=int(r.get("within_days", 0)), min_streak=int(r.get("min_streak", 0)))
+            for r in _load("tag_rules.yml", directory).get("tag_rules") or ()
+        ],
+        products=[
+            Product(id=p["id"], name=p["name"], price=int(p["price"]), skin_types=tuple(p["skin_types"]),
+                    audiences=tuple(p.get("audiences") or ()), keywords=tuple(p.get("keywords") or ()), pitch=p["pitch"])
+            for p in _load("products.yml", directory)["products"]
+        ],
+        checkin=CheckinCampaign(
+            id=chk["id"], name=chk["name"], points_per_day=int(chk.get("points_per_day", 0)),
+            milestones=tuple(sorted((Milestone(int(m["days"]), _reward(m["reward"])) for m in chk["milestones"]), key=lambda m: m.days)),
+        ),
+        lotteries=lotteries,
+        coupons={
+            c["id"]: CouponType(id=c["id"], name=c["name"], benefit=c.get("benefit", ""), source=c.get("source", "generate"),
+                                prefix=c.get("prefix", ""), valid_days=int(c.get("valid_days", 30)), max_issued=int(c.get("max_issued", 0)))
+            for c in _load("coupons.yml", directory)["coupons"]
+        },
+        formats=_load("formats.yml", directory),
+    )
+
+
+@lru_cache(maxsize=1)
+def catalog() -> Catalog:
+    return load_catalog()

@@ -1,0 +1,86 @@
+"""Prize claims: what a customer won (lottery or check-in reward) and, for
+parcels, the recipient's name, phone and address kept for fulfilment.
+
+Phone and address live only in the claim hash; logs use bot.privacy masks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Dict, List, Optional
+
+import redis.asyncio as aioredis
+
+from actions.services.catalog import Catalog
+from actions.services.clock import iso
+from actions.services.customers import key
+
+CLAIM_PREFIX = "claim:"
+CLAIM_SEQ = "claim:seq"
+AWAITING_ADDRESS = "awaiting_address"
+ADDRESS_FILLED = "address_filled"
+GRANTED = "granted"  # coupons and points: nothing left to do
+ADDRESS_FIELDS = ("recipient_name", "recipient_phone", "address_province", "address_city", "address_detail")
+
+
+def claim_status(kind: str) -> str:
+    return AWAITING_ADDRESS if kind == "physical" else GRANTED
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    customer: str
+    campaign: str
+    prize: str
+    kind: str
+    status: str
+    won_at: str
+    fields: Dict[str, str]
+
+    def prize_name(self, catalog: Catalog) -> str:
+        lottery = catalog.lottery(self.campaign)
+        prize = lottery.prize(self.prize) if lottery else None
+        if prize:
+            return prize.name
+        if self.campaign == catalog.checkin.id:  # check-in milestone "m<days>"
+            days = int(self.prize.lstrip("m") or 0)
+            return next((m.reward.name for m in catalog.checkin.milestones if m.days == days), self.prize)
+        return self.prize
+
+
+async def create(client: aioredis.Redis, cid: str, campaign: str, prize: str, kind: str, now: datetime) -> str:
+    """A claim outside the draw script (check-in rewards)."""
+    claim_id = str(await client.incr(CLAIM_SEQ))
+    pipe = client.pipeline(transaction=True)
+    pipe.hset(f"{CLAIM_PREFIX}{claim_id}", mapping={
+        "id": claim_id, "customer": cid, "campaign": campaign, "prize": prize, "kind": kind,
+        "status": claim_status(kind), "won_at": iso(now),
+    })
+    pipe.rpush(key(cid, "claims"), claim_id)
+    await pipe.execute()
+    return claim_id
+
+
+async def get(client: aioredis.Redis, claim_id: str) -> Optional[Claim]:
+    raw = await client.hgetall(f"{CLAIM_PREFIX}{claim_id}")
+    if not raw:
+        return None
+    return Claim(id=raw["id"], customer=raw["customer"], campaign=raw["campaign"], prize=raw["prize"],
+                 kind=raw["kind"], status=raw["status"], won_at=raw["won_at"],
+                 fields={f: raw[f] for f in ADDRESS_FIELDS if f in raw})
+
+
+async def of_customer(client: aioredis.Redis, cid: str) -> List[Claim]:
+    ids = await client.lrange(key(cid, "claims"), 0, -1)
+    claims = [await get(client, i) for i in ids]
+    return [c for c in claims if c]
+
+
+async def save_address(client: aioredis.Redis, cid: str, claim_id: str, fields: Dict[str, str], now: datetime) -> bool:
+    """Only the customer who won may fill the claim, and only while it waits for an address."""
+    claim = await get(client, claim_id)
+    if not claim or claim.customer != cid or claim.kind != "physical":
+        return False
+    await client.hset(f"{CLAIM_PREFIX}{claim_id}", mapping={**fields, "status": ADDRESS_FILLED, "address_at": iso(now)})
+    return True

@@ -1,0 +1,74 @@
+"""The Redis connection (env REDIS_URL) and the Lua scripts, loaded once per client."""
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
+
+LUA_DIR = Path(__file__).resolve().parent / "lua"
+PREFIX = "cust:"  # customers: identities, profile, tags, coupons, claims
+
+# What "Redis is unreachable" looks like to a caller: connection refused, time-out,
+# a server still loading, and OS-level socket errors.
+UNAVAILABLE: Tuple[type, ...] = (RedisError, OSError, asyncio.TimeoutError)
+
+_clients: Dict[int, aioredis.Redis] = {}
+_override: Optional[aioredis.Redis] = None
+
+
+def redis_url() -> str:
+    return os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
+def make_client(url: Optional[str] = None) -> aioredis.Redis:
+    # Short time-outs: an action must answer inside WeChat's 5 s, so a dead Redis
+    # has to fail fast into the persona's apology.
+    return aioredis.Redis.from_url(
+        url or redis_url(), decode_responses=True, socket_timeout=2, socket_connect_timeout=1,
+        health_check_interval=30,
+    )
+
+
+def get_client() -> aioredis.Redis:
+    """One client per event loop (asyncio connections cannot cross loops)."""
+    if _override is not None:
+        return _override
+    loop_id = id(asyncio.get_running_loop())
+    if loop_id not in _clients:
+        _clients[loop_id] = make_client()
+    return _clients[loop_id]
+
+
+def use_client(client: Optional[aioredis.Redis]) -> None:
+    """Tests and tools point every service at their own Redis."""
+    global _override
+    _override = client
+
+
+class Scripts:
+    """The project's Lua scripts registered on one client (EVALSHA, reloaded on NOSCRIPT)."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+        self._scripts: Dict[str, AsyncScript] = {}
+
+    def __getattr__(self, name: str) -> AsyncScript:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._scripts:
+            self._scripts[name] = self.client.register_script((LUA_DIR / f"{name}.lua").read_text())
+        return self._scripts[name]
+
+
+def scripts(client: aioredis.Redis) -> Scripts:
+    """The scripts of this client, kept on the client so they live and die with it."""
+    found = getattr(client, "_qinghe_scripts", None)
+    if found is None:
+        found = Scripts(client)
+        setattr(client, "_qinghe_scripts", found)
+    return found

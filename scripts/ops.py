@@ -1,0 +1,127 @@
+#!/usr/bin/env python
+"""Operations CLI for customers and marketing (runs in .venv/actions; REDIS_URL).
+
+  import-tags FILE.csv            bulk tag import from an SCRM export (report as JSON)
+  customer KEY                    a customer's profile, tags and tag history
+                                  (KEY: c123, unionid:<id>, wechat_mp:<openid>, wecom_kf:<id>…)
+  campaign ID [--full]            a lottery's stock, winners and unfilled addresses
+                                  (phones/addresses masked unless --full, for fulfilment)
+  coupons-load TYPE FILE          preload a coupon code pool (one code per line)
+
+Example: REDIS_URL=redis://127.0.0.1:6399/0 .venv/actions/bin/python scripts/ops.py campaign spring_wheel
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from actions.services import coupons, customers, lottery, prizes, store, tag_import, tags  # noqa: E402
+from actions.services.catalog import catalog  # noqa: E402
+from actions.services.clock import utc_now  # noqa: E402
+from bot.privacy import mask_address, mask_phone  # noqa: E402
+
+
+def out(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+async def find_customer(client, text: str) -> Optional[str]:
+    if text.startswith("c") and text[1:].isdigit():
+        return text if await client.exists(customers.key(text, "profile")) else None
+    return await client.get(f"{store.PREFIX}ident:{text}")
+
+
+async def cmd_import(client, args) -> int:
+    with open(args.file, encoding="utf-8-sig", newline="") as stream:
+        report = await tag_import.import_csv(client, catalog(), stream, utc_now(), Path(args.file).name)
+    out(report.as_dict())
+    return 0
+
+
+async def cmd_customer(client, args) -> int:
+    cid = await find_customer(client, args.key)
+    if not cid:
+        print(f"no customer for {args.key}", file=sys.stderr)
+        return 1
+    cat = catalog()
+    out({
+        "customer": cid,
+        "profile": await customers.profile(client, cid),
+        "identities": sorted(await client.smembers(customers.key(cid, "idents"))),
+        "tags": sorted(tags.display(cat, t) for t in await tags.tags_of(client, cid)),
+        "tag_history": await tags.history(client, cid, args.limit),
+    })
+    return 0
+
+
+def _shown(claim: prizes.Claim, full: bool) -> Dict[str, str]:
+    f = dict(claim.fields)
+    if not full and f:
+        f["recipient_phone"] = mask_phone(f.get("recipient_phone", ""))
+        f["address_detail"] = mask_address(f.get("address_detail", ""))
+    return f
+
+
+async def cmd_campaign(client, args) -> int:
+    cat = catalog()
+    campaign = cat.lottery(args.id)
+    if not campaign:
+        print(f"unknown campaign {args.id}; known: {[c.id for c in cat.lotteries]}", file=sys.stderr)
+        return 1
+    left = await lottery.stock(client, campaign)
+    claim_ids = await client.lrange(lottery.winners_key(campaign.id), 0, -1)
+    claims = [c for c in [await prizes.get(client, i) for i in claim_ids] if c]
+    winners = [{"claim": c.id, "customer": c.customer, "prize": c.prize_name(cat), "status": c.status,
+                "won_at": c.won_at, **_shown(c, args.full)} for c in claims]
+    out({
+        "campaign": campaign.id, "name": campaign.name,
+        "stock": [{"prize": p.id, "name": p.name, "configured": p.stock, "left": left[p.id]} for p in campaign.prizes],
+        "winners": winners,
+        "unfilled_addresses": [w for w in winners if w["status"] == prizes.AWAITING_ADDRESS],
+    })
+    return 0
+
+
+async def cmd_coupons_load(client, args) -> int:
+    if args.type not in catalog().coupons:
+        print(f"unknown coupon type {args.type}", file=sys.stderr)
+        return 1
+    codes = Path(args.file).read_text(encoding="utf-8").splitlines()
+    added = await coupons.load_codes(client, args.type, codes)
+    out({"type": args.type, "lines": len(codes), "added": added, "pool": await client.llen(f"cpn:{args.type}:pool")})
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("import-tags"); p.add_argument("file"); p.set_defaults(run=cmd_import)
+    p = sub.add_parser("customer"); p.add_argument("key"); p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(run=cmd_customer)
+    p = sub.add_parser("campaign"); p.add_argument("id"); p.add_argument("--full", action="store_true")
+    p.set_defaults(run=cmd_campaign)
+    p = sub.add_parser("coupons-load"); p.add_argument("type"); p.add_argument("file"); p.set_defaults(run=cmd_coupons_load)
+    args = parser.parse_args(argv)
+
+    async def run() -> int:
+        client = store.make_client()
+        try:
+            return await args.run(client, args)
+        finally:
+            await client.aclose()
+
+    try:
+        return asyncio.run(run())
+    except store.UNAVAILABLE as error:
+        print(f"Redis unavailable at {store.redis_url()}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
