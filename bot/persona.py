@@ -29,6 +29,10 @@ FACTS_FILE = ROOT / "data" / "brand" / "facts.yml"
 DEFAULT_PERSONA = "qiqi"
 
 _PLACEHOLDER = re.compile(r"\{(persona|brand|you|signature|self_intro|emoji_[a-z]+|fact:[a-z0-9_]+)\}")
+# "体验{emoji_sorry} 你的反馈": the space separates sentences after an emoji; a
+# persona without that emoji gets a comma instead (or nothing after punctuation).
+_EMPTY_EMOJI_GAP = re.compile(r"(.?)\{(emoji_[a-z]+)\} ")
+_SENTENCE_PUNCT = "，。！？～、；：,.!?~…"
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,13 @@ def render_text(
         # tests rather than silently printing an empty number.
         return match.group(0) if fact is None else str(fact)
 
-    rendered = _PLACEHOLDER.sub(fill, text)
+    def close_gap(match: "re.Match[str]") -> str:
+        before, key = match.group(1), match.group(2)
+        if persona.emoji.get(key[len("emoji_"):], ""):
+            return match.group(0)  # the emoji is there: keep the space after it
+        return before + ("" if not before or before in _SENTENCE_PUNCT else "，")
+
+    rendered = _PLACEHOLDER.sub(fill, _EMPTY_EMOJI_GAP.sub(close_gap, text))
     if rendered.endswith(("！", "!")) and persona.exclaim != "！":
         rendered = rendered[:-1] + persona.exclaim
     return rendered

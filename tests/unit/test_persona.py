@@ -50,3 +50,11 @@ def test_calm_persona_softens_exclamations():
 def test_signature_is_one_of_the_personas_phrases():
     persona = load_persona("xiaowanzi")
     assert render_text("{signature}", persona, {}, random.Random(1)) in persona.signature_phrases
+
+
+def test_a_missing_emoji_leaves_no_stray_space():
+    text = "真的很抱歉{emoji_sorry} 你的反馈已记下。收到啦！{emoji_love} 下次见"
+    qiqi = render_text(text, load_persona("qiqi"), {})
+    wanzi = render_text(text, load_persona("xiaowanzi"), {})
+    assert qiqi == "真的很抱歉，你的反馈已记下。收到啦！下次见"
+    assert wanzi == "真的很抱歉🥺 你的反馈已记下。收到啦！💖 下次见"
