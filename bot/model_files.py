@@ -19,10 +19,21 @@ MODELS_DIR = ROOT / "models"
 RASA_VERSION = "3.6.21"
 
 
+# Rasa training data. Other folders under data/ (brand facts, catalogues) are
+# read at run time and do not shape the model.
+TRAINING_DATA_DIRS = ("data/nlu", "data/rules", "data/stories", "data/responses")
+MODEL_INPUT_DIRS = TRAINING_DATA_DIRS + ("data/jieba",)
+
+
+def training_data_args() -> list:
+    return ["--data", *(d for d in TRAINING_DATA_DIRS if (ROOT / d).is_dir())]
+
+
 def _training_inputs() -> Iterable[Path]:
     yield ROOT / "config.yml"
     yield ROOT / "domain.yml"
-    yield from sorted(p for p in (ROOT / "data").rglob("*") if p.is_file())
+    for folder in MODEL_INPUT_DIRS:
+        yield from sorted(p for p in (ROOT / folder).rglob("*") if p.is_file())
 
 
 def fingerprint() -> str:
@@ -35,6 +46,28 @@ def fingerprint() -> str:
 
 def current_model_path() -> Path:
     return MODELS_DIR / f"nlu-core-{fingerprint()}.tar.gz"
+
+
+def faq_embeddings_dir(model: Path) -> Path:
+    """The FAQ embedding model trained with a Rasa model (issue 4)."""
+    stem = model.name[: -len(".tar.gz")] if model.name.endswith(".tar.gz") else model.name
+    return model.parent / f"faq-embeddings-{stem.rsplit('-', 1)[-1]}"
+
+
+def train_faq_embeddings(model: Path) -> None:
+    """In the action-server env (torch); cheap when the NLU data is unchanged."""
+    actions_py = ROOT / ".venv" / "actions" / "bin" / "python"
+    if not actions_py.is_file():
+        print("==> no action-server environment: FAQ embeddings not trained", file=sys.stderr)
+        return
+    subprocess.run(
+        [str(actions_py), str(ROOT / "scripts" / "train_faq_embeddings.py"), "--out", str(faq_embeddings_dir(model))],
+        cwd=ROOT, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def _embeddings_ready(model: Path) -> bool:
+    return (faq_embeddings_dir(model) / "modules.json").is_file()
 
 
 def newest_model() -> Optional[Path]:
@@ -54,6 +87,8 @@ def train(validate: bool = True) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         target = current_model_path()
         if target.is_file():  # trained by whoever held the lock before us
+            if not _embeddings_ready(target):
+                train_faq_embeddings(target)
             return target
         return _train_locked(target, validate)
 
@@ -61,17 +96,19 @@ def train(validate: bool = True) -> Path:
 def _train_locked(target: Path, validate: bool) -> Path:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     if validate:
-        subprocess.run(rasa_cli() + ["data", "validate", "--quiet"], cwd=ROOT, check=True, env=env)
+        subprocess.run(rasa_cli() + ["data", "validate", "--quiet"] + training_data_args(), cwd=ROOT, check=True, env=env)
     subprocess.run(
-        rasa_cli() + ["train", "--out", str(MODELS_DIR), "--fixed-model-name", target.name[: -len(".tar.gz")]],
+        rasa_cli() + ["train", "--out", str(MODELS_DIR), "--fixed-model-name", target.name[: -len(".tar.gz")]]
+        + training_data_args(),
         cwd=ROOT, check=True, env=env,
     )
+    train_faq_embeddings(target)
     return target
 
 
 def ensure_current_model() -> Path:
     target = current_model_path()
-    if target.is_file():
+    if target.is_file() and _embeddings_ready(target):
         print(f"==> model up to date: {target.relative_to(ROOT)}", file=sys.stderr)
         return target
     print("==> training data or config changed: training a model", file=sys.stderr)

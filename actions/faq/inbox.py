@@ -1,0 +1,94 @@
+"""Record a message the bot could not answer confidently, grouped by similarity.
+
+The group is chosen here, with the embedding of the message, so that readers
+(console, CLI) need no model: the message joins the most similar open group
+(cosine >= group_threshold against the group's first message), or starts one.
+Two processes recording the first two similar messages at the same moment may
+start two groups; ops see both, which is harmless.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from actions.faq import inbox_store as keys
+from actions.faq.settings import FaqSettings
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    text: str
+    customer: str
+    channel: str
+    outcome: str  # answer | suggest | none
+    guesses: List[Dict[str, Any]] = field(default_factory=list)  # [{"key", "score", "source"}]
+    ts: str = ""
+
+
+def encode_vector(vector: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(vector, dtype=np.float32).tobytes()).decode()
+
+
+def decode_vector(raw: Any) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(raw), dtype=np.float32)
+
+
+async def _closest_group(client, vector: Optional[np.ndarray], threshold: float) -> Optional[str]:
+    if vector is None:
+        return None
+    stored = await client.hgetall(keys.VECTORS)
+    best_gid, best = None, threshold
+    for gid, raw in stored.items():
+        other = decode_vector(raw)
+        if other.shape != vector.shape:
+            continue  # written by another embedding model
+        score = float(np.dot(other, vector))
+        if score >= best:
+            best_gid, best = keys._text(gid), score
+    return best_gid
+
+
+async def _evict_smallest(client) -> None:
+    smallest = await client.zrange(keys.OPEN, 0, 0)
+    for gid in smallest:
+        gid = keys._text(gid)
+        await client.delete(keys.group_key(gid), keys.samples_key(gid))
+        await client.zrem(keys.OPEN, gid)
+        await client.hdel(keys.VECTORS, gid)
+
+
+async def record(client, entry: InboxEntry, vector: Optional[np.ndarray], settings: FaqSettings) -> str:
+    """Append to the stream and count the message in its group; returns the group id."""
+    ts = entry.ts or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    gid = await _closest_group(client, vector, settings.group_threshold)
+    if gid is None:
+        if await client.zcard(keys.OPEN) >= settings.max_open_groups:
+            await _evict_smallest(client)
+        gid = str(await client.incr(keys.GROUP_SEQ))
+        top = entry.guesses[0] if entry.guesses else None
+        await client.hset(keys.group_key(gid), mapping={
+            "label": entry.text, "status": "open", "count": 0, "first_ts": ts,
+            "top_guess": json.dumps(top, ensure_ascii=False),
+        })
+        if vector is not None:
+            await client.hset(keys.VECTORS, gid, encode_vector(vector))
+    guesses = json.dumps(entry.guesses, ensure_ascii=False)
+    sample = json.dumps({"text": entry.text, "ts": ts, "customer": entry.customer, "outcome": entry.outcome},
+                        ensure_ascii=False)
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.xadd(keys.STREAM, {
+            "text": entry.text, "ts": ts, "customer": entry.customer, "channel": entry.channel,
+            "outcome": entry.outcome, "guesses": guesses, "group": gid,
+        }, maxlen=settings.inbox_max_len, approximate=True)
+        pipe.hincrby(keys.group_key(gid), "count", 1)
+        pipe.hset(keys.group_key(gid), "last_ts", ts)
+        pipe.zincrby(keys.OPEN, 1, gid)
+        pipe.lpush(keys.samples_key(gid), sample)
+        pipe.ltrim(keys.samples_key(gid), 0, settings.samples_per_group - 1)
+        await pipe.execute()
+    return gid

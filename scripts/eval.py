@@ -1,0 +1,328 @@
+"""`make eval`: NLU evaluation on a held-out split of our own data.
+
+    .venv/rasa/bin/python scripts/eval.py [--seed 42] [--test-share 0.2] [--folds K] [--no-semantic]
+
+Trains an NLU model on the train split (cached under .cache/eval/ by split and
+config, training serialised with `make train` by the same lock), parses the
+held-out examples and an out-of-scope set (tests/faq_eval/out_of_scope.yml),
+and writes under reports/eval/: summary.md, metrics.json, errors.json and
+confusion matrices (intent, FAQ key). The semantic FAQ matcher and a
+character TF-IDF baseline are compared on the same split in the action-server
+environment (actions/faq/evaluate.py). --folds K adds K-fold cross-validation
+of intent and FAQ key accuracy (K trainings: slow).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import fcntl
+import hashlib
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import yaml  # noqa: E402
+
+from actions.faq.data import Examples, read_nlu, split  # noqa: E402
+from bot.model_files import MODELS_DIR, rasa_cli  # noqa: E402
+
+CACHE = ROOT / ".cache" / "eval"
+REPORTS = ROOT / "reports" / "eval"
+OOS_FILE = ROOT / "tests" / "faq_eval" / "out_of_scope.yml"
+ACTIONS_PY = ROOT / ".venv" / "actions" / "bin" / "python"
+FALLBACKS = {"nlu_fallback", "out_of_scope"}
+TARGETS = {"intent_accuracy": 0.95, "faq_top1": 0.90, "oos_fallback_rate": 0.80, "semantic_top3_on_misses": 0.95}
+
+
+def intent_of(label: str) -> str:
+    return label.split("/", 1)[0]
+
+
+def write_nlu(examples: Examples, path: Path) -> None:
+    blocks = [{"intent": k, "examples": "".join(f"- {t}\n" for t in v)} for k, v in sorted(examples.items())]
+    path.write_text(yaml.safe_dump({"version": "3.1", "nlu": blocks}, allow_unicode=True, sort_keys=False),
+                    encoding="utf-8")
+
+
+def train_nlu(train: Examples) -> Path:
+    """An NLU model for this split and config, reused when unchanged."""
+    digest = hashlib.sha256(json.dumps(train, sort_keys=True, ensure_ascii=False).encode())
+    for extra in [ROOT / "config.yml", ROOT / "domain.yml", *sorted((ROOT / "data" / "responses").glob("*.yml")),
+                  *sorted((ROOT / "data" / "jieba").glob("*"))]:
+        digest.update(extra.read_bytes())
+    name = f"eval-nlu-{digest.hexdigest()[:12]}"
+    folder = CACHE / name
+    model = folder / f"{name}.tar.gz"
+    if model.is_file():
+        return model
+    folder.mkdir(parents=True, exist_ok=True)
+    write_nlu(train, folder / "train.yml")
+    MODELS_DIR.mkdir(exist_ok=True)
+    with open(MODELS_DIR / ".train.lock", "w") as lock, open(folder / "train.log", "w") as log:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one training at a time (bot.model_files)
+        print(f"==> training an NLU model on the train split ({name})", file=sys.stderr)
+        subprocess.run(
+            rasa_cli() + ["train", "nlu", "--config", "config.yml", "--domain", "domain.yml",
+                          "--nlu", str(folder / "train.yml"), "--out", str(folder), "--fixed-model-name", name],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=log, stderr=subprocess.STDOUT, check=False,
+        )
+    if not model.is_file():
+        raise SystemExit(f"NLU training failed; see {folder / 'train.log'}")
+    return model
+
+
+def parse_all(model: Path, texts: List[str]) -> List[dict]:
+    import logging
+
+    import structlog
+    from rasa.core.agent import Agent
+
+    # Rasa logs every parse at debug level through structlog: keep the report readable
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    logging.getLogger("rasa").setLevel(logging.WARNING)
+
+    agent = Agent.load(str(model))
+
+    async def run() -> List[dict]:
+        return [await agent.parse_message(t) for t in texts]
+
+    return asyncio.run(run())
+
+
+def classifier_intent(parse: dict) -> str:
+    """DIET's intent before the fallback gates replaced it with nlu_fallback."""
+    for item in parse.get("intent_ranking") or []:
+        if item.get("name") != "nlu_fallback":
+            return item["name"]
+    return parse["intent"]["name"]
+
+
+def predicted_key(parse: dict) -> str:
+    selector = (parse.get("response_selector") or {}).get("faq") or {}
+    key = (selector.get("response") or {}).get("intent_response_key") or ""
+    return key.split("/", 1)[-1]
+
+
+def evaluate_split(train: Examples, test: Examples, oos: List[str]) -> dict:
+    model = train_nlu(train)
+    pairs = [(t, label) for label, texts in sorted(test.items()) for t in texts]
+    parses = parse_all(model, [t for t, _ in pairs] + oos)
+    in_scope, oos_parses = parses[: len(pairs)], parses[len(pairs):]
+    rows = []
+    for (text, label), parse in zip(pairs, in_scope):
+        gate = parse.get("faq_gate") or {}
+        rows.append({
+            "text": text, "label": label, "intent": intent_of(label),
+            "predicted_intent": parse["intent"]["name"],
+            "classifier_intent": classifier_intent(parse),
+            "confidence": round(float(parse["intent"].get("confidence") or 0), 4),
+            "faq_key": label.split("/", 1)[1] if label.startswith("faq/") else None,
+            "predicted_faq_key": predicted_key(parse), "gate": gate.get("reason"),
+        })
+    oos_rows = [{"text": t, "predicted_intent": p["intent"]["name"], "predicted_faq_key": predicted_key(p)}
+                for t, p in zip(oos, oos_parses)]
+    return {"rows": rows, "oos_rows": oos_rows}
+
+
+def metrics(rows: List[dict], oos_rows: List[dict]) -> dict:
+    n = len(rows)
+    # the classifier's intent; for out_of_scope examples a fallback is right too
+    intent_ok = sum(r["classifier_intent"] == r["intent"]
+                    or (r["intent"] == "out_of_scope" and r["predicted_intent"] in FALLBACKS) for r in rows)
+    # after the gates: an out_of_scope example routed to the fallback is right too
+    final_ok = sum(r["predicted_intent"] == r["intent"]
+                   or (r["intent"] == "out_of_scope" and r["predicted_intent"] in FALLBACKS) for r in rows)
+    in_scope_fallback = sum(r["predicted_intent"] == "nlu_fallback" for r in rows if r["intent"] != "out_of_scope")
+    faq = [r for r in rows if r["faq_key"]]
+    key_ok = [r for r in faq if r["predicted_faq_key"] == r["faq_key"]]
+    answered = [r for r in faq if r["predicted_intent"] == "faq"]
+    answered_wrong = [r for r in answered if r["predicted_faq_key"] != r["faq_key"]]
+    oos_fb = sum(r["predicted_intent"] in FALLBACKS for r in oos_rows)
+    return {
+        "examples": n,
+        "intent_accuracy": intent_ok / n,
+        "final_intent_accuracy": final_ok / n,
+        "in_scope_fallback_rate": in_scope_fallback / max(1, sum(r["intent"] != "out_of_scope" for r in rows)),
+        "faq_examples": len(faq),
+        "faq_top1": len(key_ok) / len(faq) if faq else None,
+        "faq_answered_directly": len(answered) / len(faq) if faq else None,
+        "faq_wrong_answer_rate": len(answered_wrong) / len(faq) if faq else None,
+        "oos_examples": len(oos_rows),
+        "oos_fallback_rate": oos_fb / len(oos_rows) if oos_rows else None,
+    }
+
+
+def confused_pairs(rows: List[dict], top: int = 10) -> Dict[str, List[Tuple[str, str, int]]]:
+    intents = collections.Counter((r["intent"], r["classifier_intent"]) for r in rows if r["classifier_intent"] != r["intent"]
+                                  and not (r["intent"] == "out_of_scope" and r["predicted_intent"] in FALLBACKS))
+    keys = collections.Counter((r["faq_key"], r["predicted_faq_key"]) for r in rows
+                               if r["faq_key"] and r["predicted_faq_key"] != r["faq_key"])
+    return {"intents": [(a, b, c) for (a, b), c in intents.most_common(top)],
+            "faq_keys": [(a, b, c) for (a, b), c in keys.most_common(top)]}
+
+
+def plot_confusion(truth: List[str], predicted: List[str], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    labels = sorted(set(truth) | set(predicted))
+    index = {l: i for i, l in enumerate(labels)}
+    matrix = np.zeros((len(labels), len(labels)), dtype=int)
+    for t, p in zip(truth, predicted):
+        matrix[index[t], index[p]] += 1
+    size = max(6, 0.32 * len(labels) + 3)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(labels)))
+    ax.set_yticks(range(len(labels)))
+    ax.set_xticklabels(labels, rotation=90, fontsize=7)
+    ax.set_yticklabels(labels, fontsize=7)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if matrix[i, j]:
+                ax.text(j, i, matrix[i, j], ha="center", va="center", fontsize=6,
+                        color="white" if matrix[i, j] > matrix.max() / 2 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def semantic_eval(train: Examples, test: Examples, rows: List[dict], oos: List[str]) -> dict:
+    misses = [[r["text"], r["faq_key"]] for r in rows
+              if r["faq_key"] and not (r["predicted_intent"] == "faq" and r["predicted_faq_key"] == r["faq_key"])]
+    payload = {"train": train, "test": test, "queries": {"classifier_misses": misses}, "out_of_scope": oos}
+    CACHE.mkdir(parents=True, exist_ok=True)
+    split_file, out_file = CACHE / "semantic_split.json", CACHE / "semantic_result.json"
+    split_file.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    print("==> semantic matcher vs TF-IDF (action-server env, trains on the train split)", file=sys.stderr)
+    with open(CACHE / "semantic.log", "w") as log:
+        done = subprocess.run([str(ACTIONS_PY), "-m", "actions.faq.evaluate", "--split", str(split_file), "--out",
+                               str(out_file)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                              stdout=log, stderr=subprocess.STDOUT)
+    if done.returncode:
+        raise SystemExit(f"semantic evaluation failed; see {CACHE / 'semantic.log'}")
+    return json.loads(out_file.read_text(encoding="utf-8"))
+
+
+def kfold(grouped: Examples, folds: int, seed: int) -> List[Tuple[Examples, Examples]]:
+    rng = random.Random(seed)
+    assigned: Dict[str, List[List[str]]] = {}
+    for name in sorted(grouped):
+        texts = sorted(set(grouped[name]))
+        rng.shuffle(texts)
+        assigned[name] = [texts[i::folds] for i in range(folds)]
+    result = []
+    for k in range(folds):
+        test = {n: parts[k] for n, parts in assigned.items() if parts[k] and len(grouped[n]) > 2}
+        train = {n: [t for i, p in enumerate(parts) if i != k or n not in test for t in p] for n, parts in assigned.items()}
+        result.append((train, test))
+    return result
+
+
+def pct(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def summary_md(m: dict, pairs: dict, sem: dict, cv: dict, args) -> str:
+    lines = [f"# NLU evaluation (held-out split: seed {args.seed}, {int(args.test_share * 100)}% of each intent)", ""]
+    lines += ["| metric | value | target |", "|---|---|---|"]
+    lines.append(f"| intent accuracy, classifier before the FAQ fallback; out_of_scope may end in fallback ({m['examples']} held-out examples) | {pct(m['intent_accuracy'])} | ≥ 95% |")
+    lines.append(f"| intent accuracy after the fallback gates (fallback counts as wrong, except for out_of_scope) | {pct(m['final_intent_accuracy'])} | |")
+    lines.append(f"| FAQ key top-1 (response selector, {m['faq_examples']} FAQ examples) | {pct(m['faq_top1'])} | ≥ 90% |")
+    lines.append(f"| FAQ answered directly / wrong answer given | {pct(m['faq_answered_directly'])} / {pct(m['faq_wrong_answer_rate'])} | |")
+    lines.append(f"| in-scope messages routed to the FAQ fallback (semantic matcher) | {pct(m['in_scope_fallback_rate'])} | |")
+    lines.append(f"| out-of-scope ending in fallback ({m['oos_examples']} requests) | {pct(m['oos_fallback_rate'])} | ≥ 80% |")
+    if sem:
+        miss = sem["embeddings"].get("classifier_misses", {})
+        lines.append(f"| semantic matcher top-3 recall on the classifier's FAQ misses ({miss.get('n', 0)}) | {pct(miss.get('top3'))} | ≥ 95% |")
+        lines += ["", "## Semantic matcher vs character TF-IDF (same held-out FAQ phrasings)", "",
+                  "| matcher | held-out top-1 | held-out top-3 | misses top-1 | misses top-3 | OOS top score p50 / p90 |",
+                  "|---|---|---|---|---|---|"]
+        for name, r in sem.items():
+            if not isinstance(r, dict) or "held_out_faq" not in r:
+                continue
+            h, c, o = r["held_out_faq"], r.get("classifier_misses", {}), r.get("out_of_scope_top_score", {})
+            lines.append(f"| {name} | {pct(h.get('top1'))} | {pct(h.get('top3'))} | {pct(c.get('top1'))} | "
+                         f"{pct(c.get('top3'))} | {o.get('p50', 0):.2f} / {o.get('p90', 0):.2f} |")
+        if "decisions" in sem:
+            lines += ["", "## What the fallback action would do (current thresholds)", ""]
+            for name, d in sem["decisions"].items():
+                lines.append(f"- {name}: " + ", ".join(f"{k} {v}" for k, v in d.items()))
+    lines += ["", "## Most confused pairs", "", "Intents (true → predicted, count):"]
+    lines += [f"- {a} → {b}: {c}" for a, b, c in pairs["intents"]] or ["- none"]
+    lines += ["", "FAQ keys (true → predicted, count):"]
+    lines += [f"- {a} → {b}: {c}" for a, b, c in pairs["faq_keys"]] or ["- none"]
+    if cv:
+        lines += ["", f"## {cv['folds']}-fold cross-validation", "",
+                  f"- intent accuracy: {pct(cv['intent_accuracy_mean'])} (min {pct(cv['intent_accuracy_min'])})",
+                  f"- FAQ key top-1: {pct(cv['faq_top1_mean'])} (min {pct(cv['faq_top1_min'])})"]
+    lines += ["", "Pictures: `intent_confusion.png`, `faq_confusion.png`. Errors: `errors.json`.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: List[str]) -> int:
+    parser = argparse.ArgumentParser(description="NLU evaluation on a held-out split")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--test-share", type=float, default=0.2)
+    parser.add_argument("--folds", type=int, default=0, help="also run K-fold cross-validation")
+    parser.add_argument("--no-semantic", action="store_true", help="skip the semantic matcher comparison")
+    parser.add_argument("--out", type=Path, default=REPORTS)
+    args = parser.parse_args(argv)
+
+    grouped = read_nlu()
+    train, test = split(grouped, args.test_share, args.seed)
+    oos = [str(t) for t in (yaml.safe_load(OOS_FILE.read_text(encoding="utf-8")) or {}).get("out_of_scope", [])]
+    result = evaluate_split(train, test, oos)
+    m = metrics(result["rows"], result["oos_rows"])
+    pairs = confused_pairs(result["rows"])
+    sem = {} if args.no_semantic else semantic_eval(train, test, result["rows"], oos)
+
+    cv: dict = {}
+    if args.folds > 1:
+        runs = [metrics(r["rows"], r["oos_rows"])
+                for r in (evaluate_split(tr, te, oos) for tr, te in kfold(grouped, args.folds, args.seed))]
+        cv = {"folds": args.folds, "runs": runs}
+        for name in ("intent_accuracy", "faq_top1"):
+            values = [r[name] for r in runs]
+            cv[f"{name}_mean"], cv[f"{name}_min"] = sum(values) / len(values), min(values)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = result["rows"]
+    plot_confusion([r["intent"] for r in rows], [r["classifier_intent"] for r in rows],
+                   args.out / "intent_confusion.png", "Intents (held-out split, classifier)")
+    faq_rows = [r for r in rows if r["faq_key"]]
+    plot_confusion([r["faq_key"] for r in faq_rows], [r["predicted_faq_key"] or "-" for r in faq_rows],
+                   args.out / "faq_confusion.png", "FAQ keys (held-out split, response selector)")
+    errors = [r for r in rows if r["classifier_intent"] != r["intent"]
+              or (r["faq_key"] and r["predicted_faq_key"] != r["faq_key"])]
+    (args.out / "errors.json").write_text(json.dumps(
+        {"in_scope": errors, "out_of_scope_answered": [r for r in result["oos_rows"] if r["predicted_intent"] not in FALLBACKS]},
+        ensure_ascii=False, indent=2), encoding="utf-8")
+    report = {"split": {"seed": args.seed, "test_share": args.test_share}, "metrics": m, "targets": TARGETS,
+              "confused_pairs": pairs, "semantic": sem, "cross_validation": cv}
+    (args.out / "metrics.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    summary = summary_md(m, pairs, sem, cv, args)
+    (args.out / "summary.md").write_text(summary, encoding="utf-8")
+    print(summary)
+    print(f"==> report: {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}/summary.md", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
