@@ -1,7 +1,6 @@
 """公众号 end to end: simulator → channel app → (passive reply | stand-in 客服消息)."""
 from __future__ import annotations
 
-import json
 import threading
 import time
 from typing import Dict, List

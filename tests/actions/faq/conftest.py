@@ -1,6 +1,6 @@
-"""FAQ action-side tests: a private redis-server, and an embedding model that
-understands our FAQ (the default one trained by `make train`, or a small one
-trained here from the same data when none exists yet)."""
+"""FAQ action-side tests: an embedding model that understands our FAQ (the
+default one trained by `make train`, or a small one trained here from the same
+data when none exists yet). Redis fixtures come from tests/actions/conftest.py."""
 from __future__ import annotations
 
 import os
@@ -8,32 +8,11 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-import pytest_asyncio
 
 os.environ["FAQ_WARMUP"] = "0"  # tests install their own matcher
 
 from actions.faq.embeddings import Embedder, default_model_path  # noqa: E402
 from actions.faq.matcher import FaqMatcher, reset_matcher  # noqa: E402
-from actions.services import store  # noqa: E402
-from bot.redis_server import RedisServer, free_port  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def faq_redis_server(tmp_path_factory) -> Iterator[RedisServer]:
-    server = RedisServer(free_port(), tmp_path_factory.mktemp("faq-redis")).start(appendonly=False)
-    yield server
-    server.stop()
-
-
-@pytest_asyncio.fixture
-async def faq_redis(faq_redis_server, monkeypatch):
-    monkeypatch.setenv("REDIS_URL", faq_redis_server.url)
-    client = store.make_client(faq_redis_server.url)
-    await client.flushdb()
-    store.use_client(client)
-    yield client
-    store.use_client(None)
-    await client.aclose()
 
 
 @pytest.fixture(scope="session")

@@ -43,14 +43,14 @@ async def run_fallback(text, settings_env, monkeypatch, **kwargs):
     return dispatcher.messages, events
 
 
-async def test_a_clear_paraphrase_is_answered_directly(faq_redis, installed_matcher, monkeypatch):
+async def test_a_clear_paraphrase_is_answered_directly(redis, installed_matcher, monkeypatch):
     messages, _ = await run_fallback("买多少才不要邮费", {"FAQ_ANSWER_THRESHOLD": "0.5", "FAQ_ANSWER_MARGIN": "0"},
                                      monkeypatch)
     assert [m["response"] for m in messages] == ["utter_faq_matched", "utter_faq/shipping_fee"]
     assert "包邮" in messages[0]["question"]  # the consumer sees which question was answered
 
 
-async def test_an_unsure_match_offers_three_guesses_and_a_human(faq_redis, installed_matcher, monkeypatch):
+async def test_an_unsure_match_offers_three_guesses_and_a_human(redis, installed_matcher, monkeypatch):
     messages, _ = await run_fallback("买多少才不要邮费", {"FAQ_ANSWER_THRESHOLD": "1.1", "FAQ_SUGGEST_THRESHOLD": "-1"},
                                      monkeypatch)
     assert [m["response"] for m in messages] == ["utter_faq_suggest"]
@@ -61,22 +61,22 @@ async def test_an_unsure_match_offers_three_guesses_and_a_human(faq_redis, insta
     assert json.loads(buttons[1]["payload"][len("/faq_choice"):])["faq_key"] != "shipping_fee"
 
 
-async def test_no_match_is_honest_and_lands_in_the_inbox(faq_redis, installed_matcher, monkeypatch):
+async def test_no_match_is_honest_and_lands_in_the_inbox(redis, installed_matcher, monkeypatch):
     messages, _ = await run_fallback("帮我订一张去成都的机票", {}, monkeypatch, sender="openid-carol")
     assert [m["response"] for m in messages] == ["utter_faq_no_match"]
-    groups = (await inbox_store.list_groups(faq_redis))["groups"]
+    groups = (await inbox_store.list_groups(redis))["groups"]
     assert groups[0]["label"] == "帮我订一张去成都的机票"
     sample = groups[0]["samples"][0]
     assert sample["outcome"] == "none" and sample["customer"]  # the resolved customer id
 
 
-async def test_every_fallback_is_recorded_even_when_answered(faq_redis, installed_matcher, monkeypatch):
+async def test_every_fallback_is_recorded_even_when_answered(redis, installed_matcher, monkeypatch):
     await run_fallback("买多少才不要邮费", {"FAQ_ANSWER_THRESHOLD": "0.5", "FAQ_ANSWER_MARGIN": "0"}, monkeypatch)
-    recent = await inbox_store.recent_messages(faq_redis)
+    recent = await inbox_store.recent_messages(redis)
     assert recent[0]["outcome"] == "answer" and recent[0]["guesses"][0]["key"] == "shipping_fee"
 
 
-async def test_without_the_model_the_classifier_guesses_are_offered(faq_redis, monkeypatch, tmp_path):
+async def test_without_the_model_the_classifier_guesses_are_offered(redis, monkeypatch, tmp_path):
     monkeypatch.setenv("FAQ_EMBEDDING_MODEL", str(tmp_path / "missing"))
     reset_matcher(None)
     try:
@@ -88,7 +88,7 @@ async def test_without_the_model_the_classifier_guesses_are_offered(faq_redis, m
     assert messages[0]["buttons"][0]["payload"] == choice_payload("shipping_fee")
 
 
-async def test_redis_down_gives_the_service_apology(installed_matcher, faq_redis_server, monkeypatch):
+async def test_redis_down_gives_the_service_apology(installed_matcher, redis_server, monkeypatch):
     from bot.redis_server import free_port
 
     dead = store.make_client(f"redis://127.0.0.1:{free_port()}/0")

@@ -17,48 +17,48 @@ async def _record(client, matcher, text, settings=None, customer="c1"):
     return await inbox.record(client, entry, matcher.embed(text), settings or load_settings())
 
 
-async def test_similar_questions_share_a_group_with_a_count(faq_redis, faq_matcher):
-    first = await _record(faq_redis, faq_matcher, "你们卖不卖猫粮", customer="c1")
-    second = await _record(faq_redis, faq_matcher, "你们卖猫粮吗", customer="c2")
-    other = await _record(faq_redis, faq_matcher, "能不能开个发票给我公司", customer="c3")
+async def test_similar_questions_share_a_group_with_a_count(redis, faq_matcher):
+    first = await _record(redis, faq_matcher, "你们卖不卖猫粮", customer="c1")
+    second = await _record(redis, faq_matcher, "你们卖猫粮吗", customer="c2")
+    other = await _record(redis, faq_matcher, "能不能开个发票给我公司", customer="c3")
     assert first == second != other
 
-    listing = await inbox_store.list_groups(faq_redis)
+    listing = await inbox_store.list_groups(redis)
     assert listing["total"] == 2
     top = listing["groups"][0]
     assert top["id"] == first and top["count"] == 2 and top["label"] == "你们卖不卖猫粮"
     assert [s["text"] for s in top["samples"]] == ["你们卖猫粮吗", "你们卖不卖猫粮"]
     assert {s["customer"] for s in top["samples"]} == {"c1", "c2"}
 
-    recent = await inbox_store.recent_messages(faq_redis, 10)
+    recent = await inbox_store.recent_messages(redis, 10)
     assert [m["text"] for m in recent][0] == "能不能开个发票给我公司"
     assert recent[0]["guesses"][0]["key"] == "shipping_fee" and recent[0]["customer"] == "c3"
 
 
-async def test_a_handled_group_closes_and_new_asks_start_a_new_group(faq_redis, faq_matcher):
-    gid = await _record(faq_redis, faq_matcher, "你们卖不卖猫粮")
-    assert await inbox_store.mark_handled(faq_redis, gid, by="ops-amy", note="加了FAQ")
-    assert not await inbox_store.mark_handled(faq_redis, "999")
+async def test_a_handled_group_closes_and_new_asks_start_a_new_group(redis, faq_matcher):
+    gid = await _record(redis, faq_matcher, "你们卖不卖猫粮")
+    assert await inbox_store.mark_handled(redis, gid, by="ops-amy", note="加了FAQ")
+    assert not await inbox_store.mark_handled(redis, "999")
 
-    assert (await inbox_store.list_groups(faq_redis))["total"] == 0
-    handled = await inbox_store.list_groups(faq_redis, status="handled")
+    assert (await inbox_store.list_groups(redis))["total"] == 0
+    handled = await inbox_store.list_groups(redis, status="handled")
     assert handled["groups"][0]["handled_by"] == "ops-amy"
 
-    again = await _record(faq_redis, faq_matcher, "你们卖不卖猫粮")
+    again = await _record(redis, faq_matcher, "你们卖不卖猫粮")
     assert again != gid
 
 
-async def test_the_stream_is_capped(faq_redis, faq_matcher):
+async def test_the_stream_is_capped(redis, faq_matcher):
     settings = load_settings({"FAQ_INBOX_MAX_LEN": "5"})
     for i in range(300):
         entry = InboxEntry(text=f"问题{i}", customer="c", channel="web", outcome="none")
-        await inbox.record(faq_redis, entry, None, settings)
-    assert await faq_redis.xlen(inbox_store.STREAM) < 300
+        await inbox.record(redis, entry, None, settings)
+    assert await redis.xlen(inbox_store.STREAM) < 300
 
 
-async def test_too_many_open_groups_drop_the_smallest(faq_redis, faq_matcher):
+async def test_too_many_open_groups_drop_the_smallest(redis, faq_matcher):
     settings = load_settings({"FAQ_MAX_OPEN_GROUPS": "2"})
     for text in ("你们卖不卖猫粮", "你们卖不卖猫粮", "能开公司发票吗", "附近有没有加油站"):
-        await _record(faq_redis, faq_matcher, text, settings)
-    labels = [g["label"] for g in (await inbox_store.list_groups(faq_redis))["groups"]]
+        await _record(redis, faq_matcher, text, settings)
+    labels = [g["label"] for g in (await inbox_store.list_groups(redis))["groups"]]
     assert labels[0] == "你们卖不卖猫粮" and len(labels) == 2
