@@ -60,10 +60,25 @@ def train_faq_embeddings(model: Path) -> None:
     if not actions_py.is_file():
         print("==> no action-server environment: FAQ embeddings not trained", file=sys.stderr)
         return
-    subprocess.run(
+    _run_logged(
+        "FAQ embedding model",
         [str(actions_py), str(ROOT / "scripts" / "train_faq_embeddings.py"), "--out", str(faq_embeddings_dir(model))],
-        cwd=ROOT, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        {**os.environ, "PYTHONPATH": str(ROOT)},
     )
+
+
+def _run_logged(what: str, args: list, env: dict) -> None:
+    """Run a training step with its (very chatty) output in a log file; show
+    the end of the log only when it fails."""
+    log_path = ROOT / ".cache" / "train.log"
+    log_path.parent.mkdir(exist_ok=True)
+    print(f"==> {what} (log: {log_path.relative_to(ROOT)})", file=sys.stderr)
+    with open(log_path, "ab") as log:
+        result = subprocess.run(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        tail = log_path.read_text(errors="replace").splitlines()[-60:]
+        print("\n".join(tail), file=sys.stderr)
+        raise subprocess.CalledProcessError(result.returncode, args)
 
 
 def _embeddings_ready(model: Path) -> bool:
@@ -96,11 +111,12 @@ def train(validate: bool = True) -> Path:
 def _train_locked(target: Path, validate: bool) -> Path:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     if validate:
-        subprocess.run(rasa_cli() + ["data", "validate", "--quiet"] + training_data_args(), cwd=ROOT, check=True, env=env)
-    subprocess.run(
+        _run_logged("validating the training data", rasa_cli() + ["data", "validate", "--quiet"] + training_data_args(), env)
+    _run_logged(
+        "training the Rasa model (a few minutes)",
         rasa_cli() + ["train", "--out", str(MODELS_DIR), "--fixed-model-name", target.name[: -len(".tar.gz")]]
         + training_data_args(),
-        cwd=ROOT, check=True, env=env,
+        env,
     )
     train_faq_embeddings(target)
     return target
