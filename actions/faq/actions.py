@@ -2,8 +2,10 @@
 
 action_faq_fallback  runs on nlu_fallback (low intent confidence, or the FAQ
                      gate found the response selector unsure): semantic match,
-                     then answer / "猜你想问" / honest fallback; always recorded
-                     in the inbox.
+                     then answer / "猜你想问" / honest fallback; and on
+                     out_of_scope (no FAQ guess, the persona says what she can
+                     help with). Always recorded in the inbox: both are
+                     questions the bot could not answer.
 action_faq_choice    runs on the payload of a "猜你想问" option.
 """
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, Dict, List, Optional, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import Context, CustomerAction
+from actions.base import Context, CustomerAction, latest_intent
 from actions.faq import inbox
 from actions.faq.index import Hit
 from actions.faq.matcher import ANSWER, NONE, SUGGEST, Decision, decide, get_matcher
@@ -28,6 +30,7 @@ from actions.faq.titles import title
 logger = logging.getLogger(__name__)
 
 CHOICE_INTENT = "faq_choice"
+OUT_OF_SCOPE_INTENT = "out_of_scope"
 KEY_ENTITY = "faq_key"
 # The same command every response offers ("回复「转人工」"); not persona voice.
 HANDOFF_BUTTON = {"title": "转人工", "payload": "/human_handoff"}
@@ -60,13 +63,16 @@ class ActionFaqFallback(CustomerAction):
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, ctx: Context) -> List[Dict[Text, Any]]:
         settings = load_settings()
         text = (tracker.latest_message.get("text") or "").strip()
-        from_classifier = classifier_guesses(tracker)
+        out_of_scope = latest_intent(tracker) == OUT_OF_SCOPE_INTENT
+        from_classifier = [] if out_of_scope else classifier_guesses(tracker)
         matcher = await asyncio.to_thread(get_matcher)
         vector = None
         if matcher is not None and text:
-            vector = await asyncio.to_thread(matcher.embed, text)
-            hits = matcher.search_vector(vector, max(3, settings.suggestions))
-            decision = decide(hits, settings)
+            vector = await asyncio.to_thread(matcher.embed, text)  # also groups the inbox
+        if out_of_scope:
+            decision = Decision(NONE, [])
+        elif vector is not None:
+            decision = decide(matcher.search_vector(vector, max(3, settings.suggestions)), settings)
         else:
             decision = _suggest_from_classifier(from_classifier, settings.suggestions)
 
@@ -75,11 +81,13 @@ class ActionFaqFallback(CustomerAction):
             guesses += [{"key": h.key, "score": round(h.score, 4), "source": "classifier"} for h in from_classifier]
             entry = inbox.InboxEntry(
                 text=text, customer=ctx.cid, channel=tracker.get_latest_input_channel() or "",
-                outcome=decision.kind, guesses=guesses,
+                outcome=OUT_OF_SCOPE_INTENT if out_of_scope else decision.kind, guesses=guesses,
             )
             await inbox.record(ctx.redis, entry, vector, settings)
 
-        if decision.kind == ANSWER and decision.key:
+        if out_of_scope:
+            dispatcher.utter_message(response="utter_out_of_scope")
+        elif decision.kind == ANSWER and decision.key:
             dispatcher.utter_message(response="utter_faq_matched", question=title(decision.key))
             dispatcher.utter_message(response=f"utter_faq/{decision.key}")
         elif decision.kind == SUGGEST and decision.hits:

@@ -25,7 +25,7 @@ class InboxEntry:
     text: str
     customer: str
     channel: str
-    outcome: str  # answer | suggest | none
+    outcome: str  # answer | suggest | none | out_of_scope
     guesses: List[Dict[str, Any]] = field(default_factory=list)  # [{"key", "score", "source"}]
     ts: str = ""
 

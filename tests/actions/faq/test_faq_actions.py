@@ -15,9 +15,9 @@ from actions.services import store
 pytestmark = pytest.mark.asyncio
 
 
-def fallback_tracker(text: str, sender: str = "openid-bob", faq_ranking=None) -> Tracker:
-    parse = {"intent": {"name": "nlu_fallback", "confidence": 0.3}, "entities": [], "text": text,
-             "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.3}]}
+def fallback_tracker(text: str, sender: str = "openid-bob", faq_ranking=None, intent: str = "nlu_fallback") -> Tracker:
+    parse = {"intent": {"name": intent, "confidence": 0.3}, "entities": [], "text": text,
+             "intent_ranking": [{"name": intent, "confidence": 0.3}]}
     if faq_ranking:
         parse["response_selector"] = {"faq": {"ranking": [
             {"intent_response_key": f"faq/{k}", "confidence": c} for k, c in faq_ranking]}}
@@ -68,6 +68,14 @@ async def test_no_match_is_honest_and_lands_in_the_inbox(redis, installed_matche
     assert groups[0]["label"] == "帮我订一张去成都的机票"
     sample = groups[0]["samples"][0]
     assert sample["outcome"] == "none" and sample["customer"]  # the resolved customer id
+
+
+async def test_out_of_scope_gets_no_faq_guess_but_lands_in_the_inbox(redis, installed_matcher, monkeypatch):
+    messages, _ = await run_fallback("推荐一部好看的电影", {"FAQ_SUGGEST_THRESHOLD": "-1"}, monkeypatch,
+                                     intent="out_of_scope")
+    assert [m["response"] for m in messages] == ["utter_out_of_scope"]
+    recent = await inbox_store.recent_messages(redis)
+    assert recent[0]["text"] == "推荐一部好看的电影" and recent[0]["outcome"] == "out_of_scope"
 
 
 async def test_every_fallback_is_recorded_even_when_answered(redis, installed_matcher, monkeypatch):
