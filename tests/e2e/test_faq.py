@@ -72,7 +72,7 @@ def _offer(chat_factory, stack) -> tuple:
 
 def test_unsure_question_offers_guesses_and_a_human(make_chat, stack):
     _, messages, buttons = _offer(make_chat, stack)
-    assert 1 <= len(buttons) <= 3
+    assert 0 < len(buttons) <= 3
     all_buttons = [b for m in messages for b in m.get("buttons") or []]
     assert all_buttons[-1]["payload"] == "/human_handoff" and all_buttons[-1]["title"] == "转人工"
     assert "猜" in "".join(m.get("text", "") for m in messages)
