@@ -90,6 +90,16 @@ class Service:
         self.process = None
 
 
+def stand_in_service(port: int, run_dir: Path) -> Service:
+    """The local WeChat/WeCom API stand-in (demo mode and tests)."""
+    return Service(
+        "stand_in",
+        [str(RASA_PY), "-m", "bot.stand_in", "--port", str(port)],
+        f"http://127.0.0.1:{port}/_stand_in/health",
+        run_dir / "logs" / "stand_in.log",
+    )
+
+
 @dataclass
 class Stack:
     model: Path
@@ -167,13 +177,7 @@ class Stack:
         )
 
     def stand_in_service(self, port: int) -> Service:
-        """The local WeChat/WeCom API stand-in (demo mode and tests)."""
-        return Service(
-            "stand_in",
-            [str(RASA_PY), "-m", "bot.stand_in", "--port", str(port)],
-            f"http://127.0.0.1:{port}/_stand_in/health",
-            self.run_dir / "logs" / "stand_in.log",
-        )
+        return stand_in_service(port, self.run_dir)
 
     def start_service(self, service: Service, timeout_s: float = 120) -> Service:
         self.services[service.name] = service.start(self.env())

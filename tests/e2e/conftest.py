@@ -6,8 +6,6 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import subprocess
-import sys
 from dataclasses import dataclass
 from typing import Dict, Iterator, List
 
@@ -16,7 +14,7 @@ import requests
 
 from bot.model_files import ensure_current_model
 from bot.redis_server import free_port
-from bot.stack import Stack, wait_http
+from bot.stack import Stack, stand_in_service
 
 
 @pytest.fixture(scope="session")
@@ -47,17 +45,14 @@ class WeChatSetup:
 
 @pytest.fixture(scope="session")
 def wechat(tmp_path_factory) -> Iterator[WeChatSetup]:
+    # The same stand-in service `WECHAT_DEMO=1 make run` starts; it needs no Redis.
     port = free_port()
-    log = open(tmp_path_factory.mktemp("stand_in") / "stand_in.log", "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot.stand_in", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT
-    )
+    service = stand_in_service(port, tmp_path_factory.mktemp("stand_in"))
     try:
-        wait_http(f"http://127.0.0.1:{port}/_stand_in/health", 60, process)
+        service.start({**os.environ}).wait(60)
         yield WeChatSetup(api_base=f"http://127.0.0.1:{port}")
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        service.stop()
 
 
 @pytest.fixture(scope="session")

@@ -48,7 +48,12 @@ def test_malformed_json_gets_a_400_with_a_reason(stack, body):
     assert "REST webhook" in (stack.run_dir / "logs" / "rasa.log").read_text(errors="replace")
 
 
-def test_typed_intent_syntax_is_not_trusted(chat):
+def test_typed_intent_syntax_is_not_trusted(chat, stack):
     # A consumer typing Rasa's "/intent{entities}" syntax must not set entities.
-    reply = chat.texts('/my_prizes{"customer_id": "someone-else"}')
-    assert reply
+    assert chat.texts('/my_prizes{"customer_id": "someone-else"}')
+    tracker = requests.get(
+        f"{stack.rasa_url}/conversations/{chat.sender}/tracker", params={"token": stack.rasa_token}, timeout=10
+    ).json()
+    latest = tracker["latest_message"]
+    assert not latest["text"].startswith("/")
+    assert all(e.get("entity") != "customer_id" for e in latest.get("entities", []))
