@@ -64,7 +64,7 @@ class ActionFaqFallback(CustomerAction):
         settings = load_settings()
         text = (tracker.latest_message.get("text") or "").strip()
         out_of_scope = latest_intent(tracker) == OUT_OF_SCOPE_INTENT
-        from_classifier = [] if out_of_scope else classifier_guesses(tracker)
+        from_classifier = [] if out_of_scope else classifier_guesses(tracker, limit=10)
         matcher = await asyncio.to_thread(get_matcher)
         vector = None
         if matcher is not None and text:
@@ -72,13 +72,16 @@ class ActionFaqFallback(CustomerAction):
         if out_of_scope:
             decision = Decision(NONE, [])
         elif vector is not None:
-            decision = decide(matcher.search_vector(vector, max(3, settings.suggestions)), settings)
+            # "猜你想问" ranks every key by the embeddings, the lexical index and the classifier together
+            every_key = len(matcher.index.keys)
+            decision = decide(matcher.search_vector(vector, every_key), settings,
+                              [from_classifier, matcher.lexical_ranking(text)])
         else:
             decision = _suggest_from_classifier(from_classifier, settings.suggestions)
 
         if text:
             guesses = [{"key": h.key, "score": round(h.score, 4), "source": "semantic"} for h in decision.hits]
-            guesses += [{"key": h.key, "score": round(h.score, 4), "source": "classifier"} for h in from_classifier]
+            guesses += [{"key": h.key, "score": round(h.score, 4), "source": "classifier"} for h in from_classifier[:3]]
             entry = inbox.InboxEntry(
                 text=text, customer=ctx.cid, channel=tracker.get_latest_input_channel() or "",
                 outcome=OUT_OF_SCOPE_INTENT if out_of_scope else decision.kind, guesses=guesses,

@@ -21,29 +21,42 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 
 from actions.faq.data import FAQ_PREFIX, OUT_OF_SCOPE, ROOT, paraphrase_classes
-from actions.faq.index import PhrasingIndex
+from actions.faq.index import Hit, PhrasingIndex
+from actions.faq.lexical import char_tfidf_encoder
+from actions.faq.matcher import fuse
+from actions.faq.settings import load_settings
 
 USERDICT = ROOT / "data" / "jieba" / "userdict.txt"
-
-
-def tfidf_encoder(corpus: Sequence[str]):
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, lowercase=True)
-    vectorizer.fit(corpus)
-    return lambda texts: vectorizer.transform(list(texts)).toarray()
 
 
 def embedding_encoder(model):
     return lambda texts: model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
 
 
-def topk(index: PhrasingIndex, pairs: List[Tuple[str, str]]) -> Dict[str, float]:
+FUSED = "embeddings + lexical + classifier"  # what "猜你想问" ranks by
+Query = Tuple[str, str, list]  # text, right key, the response selector's ranking [[key, confidence], ...]
+
+
+def classifier_hits(ranking: list) -> List[Hit]:
+    return [Hit(key, float(conf), "") for key, conf in ranking or []]
+
+
+def topk(index: PhrasingIndex, pairs: List[Query], lexical: PhrasingIndex | None = None,
+         rrf_k: float = 0.0) -> Dict[str, float]:
+    """Top-1/top-3 accuracy of the index; with `lexical`, of its ranking fused
+    with the lexical ranking and each query's classifier ranking (what
+    "猜你想问" offers, matcher.fuse)."""
     if not pairs:
         return {"n": 0}
-    hits = index.search([t for t, _ in pairs], top_k=3)
+    texts = [p[0] for p in pairs]
+    hits = index.search(texts, top_k=len(index.keys))
+    if lexical is not None:
+        lexical_hits = lexical.search(texts, top_k=len(lexical.keys))
+        hits = [fuse(h, [classifier_hits(p[2] if len(p) > 2 else []), lex], rrf_k)
+                for h, lex, p in zip(hits, lexical_hits, pairs)]
+    pairs = [(p[0], p[1]) for p in pairs]
     top1 = sum(h[0].key == k for h, (_, k) in zip(hits, pairs))
-    top3 = sum(k in [x.key for x in h] for h, (_, k) in zip(hits, pairs))
+    top3 = sum(k in [x.key for x in h[:3]] for h, (_, k) in zip(hits, pairs))
     right = [h[0].score for h, (_, k) in zip(hits, pairs) if h[0].key == k]
     return {"n": len(pairs), "top1": top1 / len(pairs), "top3": top3 / len(pairs),
             "median_top_score_when_right": float(np.median(right)) if right else None}
@@ -61,7 +74,7 @@ def run(split: dict) -> dict:
 
     train, test = split["train"], split["test"]
     faq_train = {k[len(FAQ_PREFIX):]: v for k, v in train.items() if k.startswith(FAQ_PREFIX)}
-    faq_test = [(t, k[len(FAQ_PREFIX):]) for k, v in test.items() if k.startswith(FAQ_PREFIX) for t in v]
+    faq_test = [(t, k[len(FAQ_PREFIX):], []) for k, v in test.items() if k.startswith(FAQ_PREFIX) for t in v]
     queries = {name: [tuple(p) for p in pairs] for name, pairs in (split.get("queries") or {}).items()}
     oos = split.get("out_of_scope") or []
 
@@ -70,7 +83,7 @@ def run(split: dict) -> dict:
                             negatives=train.get(OUT_OF_SCOPE, []))
     corpus = [t for v in train.values() for t in v]
     matchers = {
-        "tfidf_char_1_3": PhrasingIndex(faq_train, tfidf_encoder(corpus)),
+        "tfidf_char_1_3": PhrasingIndex(faq_train, char_tfidf_encoder(corpus)),
         "embeddings": PhrasingIndex(faq_train, embedding_encoder(model)),
     }
     result: dict = {}
@@ -79,24 +92,31 @@ def run(split: dict) -> dict:
             "held_out_faq": topk(index, faq_test),
             **{q: topk(index, pairs) for q, pairs in queries.items()},
             "out_of_scope_top_score": score_quantiles(index, oos),
-            "held_out_faq_top_score": score_quantiles(index, [t for t, _ in faq_test]),
+            "held_out_faq_top_score": score_quantiles(index, [t for t, _, _ in faq_test]),
         }
-    result["decisions"] = decisions(matchers["embeddings"], queries.get("classifier_misses", []), oos)
+    # the production ranking of "猜你想问": embeddings + lexical + the response selector
+    rrf_k = load_settings().fusion_rrf_k
+    result[FUSED] = {q: topk(matchers["embeddings"], pairs, matchers["tfidf_char_1_3"], rrf_k)
+                     for q, pairs in [("held_out_faq", faq_test), *queries.items()]}
+    result["decisions"] = decisions(matchers["embeddings"], matchers["tfidf_char_1_3"],
+                                    queries.get("classifier_misses", []), oos)
     return result
 
 
-def decisions(index: PhrasingIndex, misses: List[Tuple[str, str]], oos: List[str]) -> Dict[str, Dict[str, int]]:
+def decisions(index: PhrasingIndex, lexical: PhrasingIndex, misses: List[Query],
+              oos: List[str]) -> Dict[str, Dict[str, int]]:
     """What action_faq_fallback would do with the current thresholds (settings.yml)."""
     from actions.faq.matcher import decide
-    from actions.faq.settings import load_settings
 
     settings = load_settings()
     out: Dict[str, Dict[str, int]] = {}
     if misses:
         counts = {"answered right": 0, "answered wrong": 0, "suggested incl. right": 0,
                   "suggested without right": 0, "no match": 0}
-        for hits, (_, key) in zip(index.search([t for t, _ in misses], top_k=3), misses):
-            d = decide(hits, settings)
+        texts = [m[0] for m in misses]
+        for hits, lex, (_, key, ranking) in zip(index.search(texts, top_k=len(index.keys)),
+                                                lexical.search(texts, top_k=len(lexical.keys)), misses):
+            d = decide(hits, settings, [classifier_hits(ranking), lex])
             if d.kind == "answer":
                 counts["answered right" if d.key == key else "answered wrong"] += 1
             elif d.kind == "suggest":

@@ -17,6 +17,7 @@ class FaqSettings:
     answer_margin: float = 0.06
     suggest_threshold: float = 0.55
     suggestions: int = 3
+    fusion_rrf_k: float = 2.0
     group_threshold: float = 0.8
     inbox_max_len: int = 10000
     max_open_groups: int = 2000

@@ -54,6 +54,12 @@ def inbox(stack, coroutine_factory):
     ("退款多久能到账", "refund_time", "refund_arrival_days"),
     ("支持七天无理由退货吗", "return_policy", "return_window_days"),
 ])
+@pytest.mark.parametrize("question", ["manduoshao baoyou", "滿多少包郵", "满多少包邮"])
+def test_pinyin_and_traditional_characters_get_the_same_answer(chat, question):
+    # consumers who skip the input method's candidates, or type 繁體
+    assert chat.texts(question) in answers_of("shipping_fee")
+
+
 def test_faq_questions_get_their_answer_with_brand_facts(chat, question, key, fact):
     reply = chat.texts(question)
     assert reply in answers_of(key)

@@ -9,7 +9,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import inbox_store
 from actions.faq.actions import ActionFaqChoice, ActionFaqFallback, choice_payload
-from actions.faq.matcher import reset_matcher
+from actions.faq.index import Hit
+from actions.faq.matcher import fuse, reset_matcher
+from actions.faq.settings import load_settings
 from actions.services import store
 
 pytestmark = pytest.mark.asyncio
@@ -59,6 +61,21 @@ async def test_an_unsure_match_offers_three_guesses_and_a_human(redis, installed
     assert buttons[0]["title"] == "运费多少？满多少包邮？"
     assert buttons[-1] == {"title": "转人工", "payload": "/human_handoff"}
     assert json.loads(buttons[1]["payload"][len("/faq_choice"):])["faq_key"] != "shipping_fee"
+
+
+async def test_guesses_are_ranked_by_embeddings_words_and_classifier_together(redis, installed_matcher, monkeypatch):
+    # the response selector's favourite is only the embeddings' second guess
+    text = "买多少才不要邮费"
+    every_key = len(installed_matcher.index.keys)
+    semantic = installed_matcher.search_vector(installed_matcher.embed(text), every_key)
+    classifier = [(semantic[1].key, 0.6), ("invoice", 0.2), (semantic[0].key, 0.1)]
+    messages, _ = await run_fallback(text, {"FAQ_ANSWER_THRESHOLD": "1.1", "FAQ_SUGGEST_THRESHOLD": "-1"}, monkeypatch,
+                                     faq_ranking=classifier)
+    offered = [json.loads(b["payload"][len("/faq_choice"):])["faq_key"] for b in messages[0]["buttons"][:-1]]
+    expected = fuse(semantic, [[Hit(k, c, "") for k, c in classifier], installed_matcher.lexical_ranking(text)],
+                    load_settings().fusion_rrf_k)
+    assert offered == [h.key for h in expected[:3]]
+    assert semantic[1].key in offered and "invoice" not in offered  # one vote is not enough
 
 
 async def test_no_match_is_honest_and_lands_in_the_inbox(redis, installed_matcher, monkeypatch):
