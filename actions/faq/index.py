@@ -3,11 +3,12 @@ the query and any of its phrasings. Works with any encoder (texts -> vectors).""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Sequence
+from typing import Any, Callable, Dict, List, Sequence
 
 import numpy as np
+from scipy import sparse
 
-Encoder = Callable[[Sequence[str]], np.ndarray]
+Encoder = Callable[[Sequence[str]], Any]  # texts -> rows: a numpy array or a scipy sparse matrix
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,12 @@ class Hit:
     phrasing: str
 
 
-def normalise(vectors: np.ndarray) -> np.ndarray:
+def normalise(vectors):
+    """Unit rows; sparse input (the lexical index) stays sparse."""
+    if sparse.issparse(vectors):
+        from sklearn.preprocessing import normalize
+
+        return normalize(vectors.astype(np.float32)).tocsr()
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
@@ -39,8 +45,9 @@ class PhrasingIndex:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return normalise(self.encoder(list(texts)))
 
-    def search_vectors(self, queries: np.ndarray, top_k: int = 3) -> List[List[Hit]]:
+    def search_vectors(self, queries, top_k: int = 3) -> List[List[Hit]]:
         sims = queries @ self.matrix.T  # (queries, phrasings)
+        sims = sims.toarray() if sparse.issparse(sims) else np.asarray(sims)
         results: List[List[Hit]] = []
         for row in sims:
             best = np.full(len(self.keys), -np.inf, dtype=np.float32)

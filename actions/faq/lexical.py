@@ -19,4 +19,4 @@ def char_tfidf_encoder(corpus: Sequence[str]) -> Encoder:
 
     vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, lowercase=True)
     vectorizer.fit(list(corpus))
-    return lambda texts: vectorizer.transform(list(texts)).toarray()
+    return lambda texts: vectorizer.transform(list(texts))  # sparse: ~17k n-grams, a dense copy is 100+ MB
