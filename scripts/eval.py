@@ -270,8 +270,9 @@ def summary_md(m: dict, pairs: dict, sem: dict, cv: dict, args) -> str:
             if not isinstance(r, dict) or "held_out_faq" not in r:
                 continue
             h, c, o = r["held_out_faq"], r.get("classifier_misses", {}), r.get("out_of_scope_top_score", {})
+            scores = f"{o['p50']:.2f} / {o['p90']:.2f}" if o else "n/a (scores are semantic)"
             lines.append(f"| {name} | {pct(h.get('top1'))} | {pct(h.get('top3'))} | {pct(c.get('top1'))} | "
-                         f"{pct(c.get('top3'))} | {o.get('p50', 0):.2f} / {o.get('p90', 0):.2f} |")
+                         f"{pct(c.get('top3'))} | {scores} |")
         if "decisions" in sem:
             lines += ["", "## What the fallback action would do (current thresholds)", ""]
             for name, d in sem["decisions"].items():

@@ -150,3 +150,13 @@ def test_an_untrained_component_converts_nothing(tmp_path):
     component = load(tmp_path)
     assert component.vocabulary == PinyinVocabulary()
     assert read(component, "nihao") == "nihao"
+
+
+def test_editing_the_user_dictionary_retrains_the_component(tmp_path):
+    # Rasa reuses a cached component unless its fingerprint changes
+    userdict = tmp_path / "userdict.txt"
+    userdict.write_text("青禾 100 n\n", encoding="utf-8")
+    before = PinyinToHanzi.fingerprint_addon({"dictionary_path": str(tmp_path)})
+    userdict.write_text("青禾 100 n\n清透水 50 n\n", encoding="utf-8")
+    assert PinyinToHanzi.fingerprint_addon({"dictionary_path": str(tmp_path)}) != before
+    assert PinyinToHanzi.fingerprint_addon({"dictionary_path": None}) is None
