@@ -77,7 +77,11 @@ class Service:
         return self
 
     def wait(self, timeout_s: float) -> None:
-        wait_http(self.health_url, timeout_s, self.process)
+        try:
+            wait_http(self.health_url, timeout_s, self.process)
+        except (RuntimeError, TimeoutError) as error:
+            tail = self.log_path.read_text(errors="replace")[-3000:] if self.log_path.is_file() else ""
+            raise type(error)(f"{self.name}: {error}; log {self.log_path}:\n{tail}") from error
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

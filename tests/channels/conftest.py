@@ -3,9 +3,7 @@ a few channel apps (real Sanic, real wechatpy crypto), each on a free port."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Dict, Iterator, List
 
@@ -14,51 +12,33 @@ import redis as redis_sync
 import requests
 
 from bot.redis_server import RedisServer, free_port
+from bot.stack import Service, stand_in_service
 from tests.channels import helpers as h
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 
 
-class Process:
-    def __init__(self, name: str, args: List[str], env: Dict[str, str], health: str, log_dir: Path) -> None:
-        self.name, self.args, self.env, self.health = name, args, env, health
-        self.log_path = log_dir / f"{name}.log"
-        self.proc: "subprocess.Popen[bytes] | None" = None
+class ChannelApp:
+    """tests/channels/channel_app.py on a free port (a bot.stack.Service)."""
 
-    def start(self) -> "Process":
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        return self
-
-    def wait(self, timeout_s: float = 30.0) -> "Process":
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc is None or self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited; log:\n{self.log_path.read_text(errors='replace')[-3000:]}")
-            try:
-                requests.get(self.health, timeout=1)
-                return self
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise TimeoutError(f"{self.name} did not start:\n{self.log_path.read_text(errors='replace')[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-class ChannelApp(Process):
     def __init__(self, name: str, env: Dict[str, str], log_dir: Path) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        super().__init__(name, [PYTHON, "tests/channels/channel_app.py", "--port", str(self.port), "--name", name],
-                         env, f"{self.base}/health", log_dir)
+        self.env = env
+        self.service = Service(name, [PYTHON, "tests/channels/channel_app.py", "--port", str(self.port), "--name", name],
+                               f"{self.base}/health", log_dir / f"{name}.log")
+
+    def start(self) -> "ChannelApp":
+        self.service.start(self.env)
+        return self
+
+    def wait(self, timeout_s: float = 30.0) -> "ChannelApp":
+        self.service.wait(timeout_s)
+        return self
+
+    def stop(self) -> None:
+        self.service.stop()
 
     def url(self, channel: str) -> str:
         return f"{self.base}/webhooks/{channel}/webhook"
@@ -81,13 +61,12 @@ def redis_url(run_dir) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def stand_in_url(run_dir, redis_url) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = Process("stand_in", [PYTHON, "-m", "bot.stand_in", "--port", str(port)], env,
-                   f"http://127.0.0.1:{port}/_stand_in/health", run_dir).start().wait()
+    service = stand_in_service(port, run_dir).start({**os.environ, "PYTHONPATH": str(ROOT)})
     try:
+        service.wait(30.0)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.stop()
+        service.stop()
 
 
 def app_env(redis_url: str, stand_in_url: str, run_dir: Path, **overrides: str) -> Dict[str, str]:
