@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services import clock, customers, store, tags
 from actions.services.catalog import Catalog, catalog
-from bot.privacy import mask_id
+from common.privacy import mask_id
 
 logger = logging.getLogger(__name__)
 

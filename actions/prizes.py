@@ -16,7 +16,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.base import Context, CustomerAction
 from actions.services import address, prizes
-from bot.privacy import mask_address, mask_phone
+from common.privacy import mask_address, mask_phone
 
 logger = logging.getLogger(__name__)
 

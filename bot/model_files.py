@@ -1,47 +1,32 @@
 """Which model belongs to the current training data, and training it if missing.
 
 A model is named after a fingerprint of everything that shapes it (config,
-domain, data/, Rasa version), so repeated test runs reuse it and any change to
-the data or config trains a new one.
+domain, training data, Rasa version, and our NLU and FAQ training code:
+common/model_fingerprint.py), so repeated test runs reuse it and any change to
+them trains a new one.
 """
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Optional
+
+from common import model_fingerprint
+from common.model_fingerprint import RASA_VERSION, TRAINING_DATA_DIRS  # noqa: F401 (re-exported)
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = ROOT / "models"
-RASA_VERSION = "3.6.21"
-
-
-# Rasa training data. Other folders under data/ (brand facts, catalogues) are
-# read at run time and do not shape the model.
-TRAINING_DATA_DIRS = ("data/nlu", "data/rules", "data/stories", "data/responses")
-MODEL_INPUT_DIRS = TRAINING_DATA_DIRS + ("data/jieba",)
 
 
 def training_data_args() -> list:
     return ["--data", *(d for d in TRAINING_DATA_DIRS if (ROOT / d).is_dir())]
 
 
-def _training_inputs() -> Iterable[Path]:
-    yield ROOT / "config.yml"
-    yield ROOT / "domain.yml"
-    for folder in MODEL_INPUT_DIRS:
-        yield from sorted(p for p in (ROOT / folder).rglob("*") if p.is_file())
-
-
 def fingerprint() -> str:
-    digest = hashlib.sha256(RASA_VERSION.encode())
-    for path in _training_inputs():
-        digest.update(str(path.relative_to(ROOT)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    return model_fingerprint.fingerprint(ROOT)
 
 
 def current_model_path() -> Path:

@@ -46,6 +46,7 @@ class Persona:
     exclaim: str
     signature_phrases: List[str]
     responses: Mapping[str, List[Dict[str, Any]]] = field(default_factory=dict)
+    system_texts: Mapping[str, str] = field(default_factory=dict)
 
     def public_profile(self, facts: Mapping[str, Any]) -> Dict[str, str]:
         """What a web page may show about the persona."""
@@ -86,6 +87,7 @@ def load_persona(persona_id: Optional[str] = None) -> Persona:
         exclaim=tone.get("exclaim", "！"),
         signature_phrases=list(raw.get("signature_phrases") or []),
         responses=raw.get("responses") or {},
+        system_texts={str(k): str(v) for k, v in (raw.get("system_texts") or {}).items()},
     )
 
 
@@ -134,4 +136,16 @@ def render_text(
     rendered = _PLACEHOLDER.sub(fill, _EMPTY_EMOJI_GAP.sub(close_gap, text))
     if rendered.endswith(("！", "!")) and persona.exclaim != "！":
         rendered = rendered[:-1] + persona.exclaim
+    return rendered
+
+
+def system_text(key: str, persona: Optional[Persona] = None, **values: str) -> str:
+    """A text of the persona file's `system_texts` (outage apologies and the like),
+    rendered in her voice. `values` fill message details after the persona, so
+    user-provided text cannot inject placeholders. A missing key is a KeyError:
+    every persona must say every system text (tests/unit/test_persona.py)."""
+    persona = persona or load_persona()
+    rendered = render_text(persona.system_texts[key], persona, load_facts())
+    for name, value in values.items():
+        rendered = rendered.replace("{" + name + "}", value)
     return rendered

@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 import redis.asyncio as aioredis  # noqa: E402
 
-from actions.faq import inbox_store  # noqa: E402
-from bot.dotenv import load_dotenv  # noqa: E402
+from common import inbox_store  # noqa: E402
+from common.dotenv import load_dotenv  # noqa: E402
 
 
 def redis_url() -> str:

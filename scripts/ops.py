@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from actions.services import coupons, customers, lottery, prizes, store, tag_import, tags  # noqa: E402
 from actions.services.catalog import catalog  # noqa: E402
 from actions.services.clock import utc_now  # noqa: E402
-from bot.privacy import mask_address, mask_phone  # noqa: E402
+from common.privacy import mask_address, mask_phone  # noqa: E402
 
 
 def out(data: Any) -> None:

@@ -13,7 +13,7 @@ from typing import Dict
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot import model_files  # noqa: E402
-from bot.dotenv import load_dotenv  # noqa: E402
+from common.dotenv import load_dotenv  # noqa: E402
 from bot.persona import load_persona  # noqa: E402
 from bot.stack import ROOT, Stack  # noqa: E402
 

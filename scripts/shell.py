@@ -18,7 +18,7 @@ from typing import Any, Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.dotenv import load_dotenv  # noqa: E402
+from common.dotenv import load_dotenv  # noqa: E402
 from bot.persona import PersonaNotFound, load_persona  # noqa: E402
 
 try:

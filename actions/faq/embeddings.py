@@ -30,7 +30,7 @@ def model_dir_for(fingerprint: str, models_dir: Path = MODELS_DIR) -> Path:
 
 def default_model_path(models_dir: Path = MODELS_DIR) -> Optional[Path]:
     try:
-        from bot.model_files import fingerprint
+        from common.model_fingerprint import fingerprint
 
         current = model_dir_for(fingerprint(), models_dir)
         if (current / "modules.json").is_file():

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from actions.faq import inbox_store as keys
+from common import inbox_store as keys
 from actions.faq.settings import FaqSettings
 
 

@@ -1,7 +1,7 @@
 """Prize claims: what a customer won (lottery or check-in reward) and, for
 parcels, the recipient's name, phone and address kept for fulfilment.
 
-Phone and address live only in the claim hash; logs use bot.privacy masks.
+Phone and address live only in the claim hash; logs use common.privacy masks.
 """
 from __future__ import annotations
 

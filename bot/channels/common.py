@@ -16,17 +16,15 @@ from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, U
 from bot.channels import options
 
 from bot.input_guard import guard
-from bot.persona import load_facts, load_persona, render_text
-from bot.privacy import mask_id
+from bot.persona import system_text
+from common.privacy import mask_id
 from bot.redis_conn import get_redis
 
 logger = logging.getLogger(__name__)
 
-SERVICE_APOLOGY = "抱歉{you}，{persona}这边开了个小差{emoji_sorry}，消息没处理成功。请过一会儿再发一次，我一定认真回复～"
-
 
 def service_apology_text() -> str:
-    return render_text(SERVICE_APOLOGY, load_persona(), load_facts())
+    return system_text("service_apology")
 
 
 async def handle_user_text(

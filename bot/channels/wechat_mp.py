@@ -17,7 +17,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.privacy import mask_id
+from common.privacy import mask_id
 from bot.wechat import dedup, glue, menu, texts
 from bot.wechat.api import ApiError, HttpJson, MPClient
 from bot.wechat.callback_auth import AesEnvelope, Forbidden, check_plain_signature, check_timestamp, query_params

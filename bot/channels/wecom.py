@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional, Text
 
 from sanic.response import HTTPResponse
 
-from bot.privacy import mask_id
+from common.privacy import mask_id
 from bot.wechat import dedup, glue, texts
 from bot.wechat.api import ApiError, HttpJson, WeComAppClient
 from bot.wechat.creds import missing, pick

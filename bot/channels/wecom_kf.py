@@ -13,7 +13,7 @@ from typing import Any, Dict, Optional, Text
 
 from sanic.response import HTTPResponse
 
-from bot.privacy import mask_id
+from common.privacy import mask_id
 from bot.wechat import glue, menu, texts
 from bot.wechat.api import ApiError, HttpJson, KFClient
 from bot.wechat.creds import missing, pick

@@ -28,7 +28,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions.faq import inbox_store
+from common import inbox_store
 
 logger = logging.getLogger(__name__)
 MAX_LIMIT = 200

@@ -14,13 +14,12 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.console.rasa_client import RasaUnavailable
-from bot.persona import render_text
-from bot.privacy import mask_id
+from bot.persona import system_text
+from common.privacy import mask_id
 
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-APOLOGY = "抱歉{you}，{persona}暂时连不上，请稍后再试～"
 # Browser ids are random; a strict shape keeps them apart from WeChat ids.
 _SENDER = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 SENDER_PREFIX = "web-"
@@ -98,7 +97,7 @@ def webchat_blueprint() -> Blueprint:
             )
         except RasaUnavailable as error:
             logger.warning("Web chat: Rasa unreachable for %s, apology sent: %s", mask_id(rasa_sender), error)
-            apology = render_text(APOLOGY, request.app.ctx.persona, request.app.ctx.facts)
+            apology = system_text("console_unreachable", request.app.ctx.persona)
             return response.json({"messages": [{"text": apology}], "degraded": True}, ensure_ascii=False)
         return response.json(
             {"messages": [bot_message(m) for m in messages], "degraded": False}, ensure_ascii=False

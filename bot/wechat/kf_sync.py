@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Callable, Dict, List
 
 import redis.asyncio as aioredis
 
-from bot.privacy import mask_id
+from common.privacy import mask_id
 from bot.wechat.api import ApiError, KFClient
 from bot.wechat.dedup import claim
 from bot.wechat.locks import RedisLock

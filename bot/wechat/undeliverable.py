@@ -11,7 +11,7 @@ from typing import Optional
 
 import redis.asyncio as aioredis
 
-from bot.privacy import mask_id
+from common.privacy import mask_id
 
 logger = logging.getLogger(__name__)
 

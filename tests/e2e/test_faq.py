@@ -11,7 +11,7 @@ from typing import List, Set
 import pytest
 import yaml
 
-from actions.faq import inbox_store
+from common import inbox_store
 from bot.persona import load_facts, load_persona, render_text
 
 ROOT = Path(__file__).resolve().parents[2]

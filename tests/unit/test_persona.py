@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from bot.persona import PersonaNotFound, available_personas, load_facts, load_persona, render_text
+from bot.persona import PersonaNotFound, available_personas, load_facts, load_persona, render_text, system_text
 
 
 def test_both_shipped_personas_load():
@@ -58,3 +58,14 @@ def test_a_missing_emoji_leaves_no_stray_space():
     wanzi = render_text(text, load_persona("xiaowanzi"), {})
     assert qiqi == "真的很抱歉，你的反馈已记下。收到啦！下次见"
     assert wanzi == "真的很抱歉🥺 你的反馈已记下。收到啦！💖 下次见"
+
+
+@pytest.mark.parametrize("persona_id", available_personas())
+def test_every_persona_says_every_system_text_in_her_own_voice(persona_id):
+    reference = set(load_persona("qiqi").system_texts)
+    persona = load_persona(persona_id)
+    assert reference and set(persona.system_texts) == reference
+    for key in reference:
+        text = system_text(key, persona)
+        assert "{" not in text, (key, text)  # every placeholder filled
+    assert system_text("service_apology", load_persona("qiqi")) != system_text("service_apology", load_persona("xiaowanzi"))

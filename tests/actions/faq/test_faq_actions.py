@@ -7,7 +7,7 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.faq import inbox_store
+from common import inbox_store
 from actions.faq.actions import ActionFaqChoice, ActionFaqFallback, choice_payload
 from actions.faq.index import Hit
 from actions.faq.matcher import fuse, reset_matcher

@@ -50,7 +50,7 @@ def test_default_model_is_the_one_trained_with_the_rasa_model(monkeypatch, tmp_p
     monkeypatch.delenv("FAQ_EMBEDDING_MODEL", raising=False)
     import shutil
 
-    from bot.model_files import fingerprint
+    from common.model_fingerprint import fingerprint
 
     target = embeddings.model_dir_for(fingerprint(), tmp_path)
     shutil.copytree(trained_model_dir, target)
