@@ -47,14 +47,22 @@ class ActionMyPrizes(CustomerAction):
 
 
 class ValidatePrizeAddressForm(FormValidationAction):
-    """Each check re-asks with the reason (a response per reason) by returning None."""
+    """Each check re-asks with the reason (a response per reason) by returning None.
+
+    Messages that interrupt the form (questions, chitchat, check-in, handoff) never
+    reach these checks: their intents fill no slot (domain.yml `not_intent`). What
+    does reach them is free text, so a question the NLU was unsure of ("运费多少")
+    is refused here as a name, and a whole address typed at the province or city
+    question fills the later slots too.
+    """
 
     def name(self) -> Text:
         return f"validate_{FORM}"
 
     async def validate_recipient_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                       domain: DomainDict) -> Dict[Text, Any]:
-        name, problem = address.check_name(value)
+        intent = tracker.latest_message.get("intent") or {}
+        name, problem = address.check_name(value, intent.get("name"), float(intent.get("confidence") or 0.0))
         if problem:
             dispatcher.utter_message(response=f"utter_invalid_name_{problem}")
             return {"recipient_name": None}
@@ -70,53 +78,82 @@ class ValidatePrizeAddressForm(FormValidationAction):
 
     async def validate_address_province(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                         domain: DomainDict) -> Dict[Text, Any]:
-        province, city, detail = address.split_address(value)
-        if not province:
+        place, problem = address.read_province(value)
+        if problem or place is None:
             dispatcher.utter_message(response="utter_invalid_province")
             return {"address_province": None}
-        slots: Dict[Text, Any] = {"address_province": province}
-        # a whole address typed at once fills the later questions too
-        if city and not tracker.get_slot("address_city"):
-            slots["address_city"] = city
-        if city and detail and len(detail) >= 5 and not tracker.get_slot("address_detail"):
-            slots["address_detail"] = detail
-        return slots
+        return _slots_of(place)
 
     async def validate_address_city(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> Dict[Text, Any]:
-        city, problem = address.check_city(value, tracker.get_slot("address_province"))
-        if problem:
+        province = tracker.get_slot("address_province")
+        place, problem = address.read_city(value, province)
+        if problem == "city_province" and place is not None:
+            dispatcher.utter_message(response="utter_invalid_city_province", province=province, city=place.city)
+            return {"address_city": None}
+        if problem or place is None:
             dispatcher.utter_message(response="utter_invalid_city")
             return {"address_city": None}
-        return {"address_city": city}
+        return _slots_of(place)
 
     async def validate_address_detail(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                       domain: DomainDict) -> Dict[Text, Any]:
-        detail, problem = address.check_detail(value)
+        province = str(tracker.get_slot("address_province") or "")
+        city = str(tracker.get_slot("address_city") or "")
+        place, problem = address.read_detail(value, province, city, tracker.get_slot("address_district"))
         if problem:
-            dispatcher.utter_message(response="utter_invalid_detail")
+            dispatcher.utter_message(response=f"utter_invalid_{'detail_district' if problem == 'district' else 'detail'}")
             return {"address_detail": None}
-        return {"address_detail": detail}
+        return {"address_detail": place.detail, "address_district": place.district}
+
+
+def _slots_of(place: address.Place) -> Dict[Text, Any]:
+    """The slots an address answer fills: as far as it goes, and the street part
+    only when it could be posted as it is."""
+    slots: Dict[Text, Any] = {"address_province": place.province, "address_district": place.district}
+    if place.city:
+        slots["address_city"] = place.city
+        if address.detail_problem(place) is None:
+            slots["address_detail"] = place.detail
+    return slots
+
+
+def _submit_key(tracker: Tracker) -> Text:
+    """The user message that completed the form: a retried submit carries the same one."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return str(event.get("message_id") or "")
+    return ""
 
 
 class ActionSubmitPrizeAddress(CustomerAction):
+    """Saves the address once; a retry of the same submit (a time-out, a redelivered
+    message) answers with the same confirmation instead of failing."""
+
     def name(self) -> Text:
         return "action_submit_prize_address"
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, ctx: Context) -> List[Dict[Text, Any]]:
         fields = {slot: str(tracker.get_slot(slot) or "") for slot in ADDRESS_SLOTS}
         claim_id = str(tracker.get_slot("claim_id") or "")
-        saved = await prizes.save_address(ctx.redis, ctx.cid, claim_id, fields, ctx.now)
-        if not saved:  # stale or foreign claim id: never write someone else's prize
-            logger.warning("Address for claim %s refused for customer %s", claim_id, ctx.cid)
+        result = await prizes.save_address(ctx.redis, ctx.cid, claim_id, fields, ctx.now, key=_submit_key(tracker))
+        claim = await prizes.get(ctx.redis, claim_id) if claim_id else None
+        if result not in (prizes.SAVED, prizes.REPEAT, prizes.FILLED) or claim is None:
+            # stale, foreign or incomplete: never write someone else's prize
+            logger.warning("Address for claim %s refused for customer %s (%s)", claim_id, ctx.cid, result)
             dispatcher.utter_message(response="utter_prize_address_failed")
             return _reset()
-        shown_address = mask_address(fields["address_province"] + fields["address_city"] + fields["address_detail"])
-        logger.info("Claim %s address saved: %s %s", claim_id, mask_phone(fields["recipient_phone"]), shown_address)
-        claim = await prizes.get(ctx.redis, claim_id)
-        dispatcher.utter_message(response="utter_prize_address_saved", prize=claim.prize_name(ctx.catalog),
-                                 name=fields["recipient_name"], phone=mask_phone(fields["recipient_phone"]),
-                                 address=shown_address)
+        stored = claim.fields  # what the claim holds: this submit's address, or the earlier one
+        shown_address = mask_address(stored.get("address_province", "") + stored.get("address_city", "")
+                                     + stored.get("address_detail", ""))
+        shown = {"prize": claim.prize_name(ctx.catalog), "name": stored.get("recipient_name", ""),
+                 "phone": mask_phone(stored.get("recipient_phone", "")), "address": shown_address}
+        if result == prizes.FILLED:
+            logger.info("Claim %s already has an address: the new one was not saved", claim_id)
+            dispatcher.utter_message(response="utter_prize_address_already", **shown)
+        else:
+            logger.info("Claim %s address %s: %s %s", claim_id, result, shown["phone"], shown_address)
+            dispatcher.utter_message(response="utter_prize_address_saved", **shown)
         waiting = [c for c in await prizes.of_customer(ctx.redis, ctx.cid) if c.status == prizes.AWAITING_ADDRESS]
         if waiting:
             dispatcher.utter_message(response="utter_prize_more_waiting", count=len(waiting))
@@ -124,7 +161,8 @@ class ActionSubmitPrizeAddress(CustomerAction):
 
 
 def _reset() -> List[Dict[Text, Any]]:
-    return [SlotSet(slot, None) for slot in ADDRESS_SLOTS] + [SlotSet("claim_id", None), SlotSet("prize_pending", False)]
+    return ([SlotSet(slot, None) for slot in ADDRESS_SLOTS]
+            + [SlotSet("address_district", None), SlotSet("claim_id", None), SlotSet("prize_pending", False)])
 
 
 class ActionPausePrizeForm(CustomerAction):

@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from actions.services.catalog import Catalog
 from actions.services.clock import iso
 from actions.services.customers import key
+from actions.services.store import scripts
 
 CLAIM_PREFIX = "claim:"
 CLAIM_SEQ = "claim:seq"
@@ -77,10 +78,25 @@ async def of_customer(client: aioredis.Redis, cid: str) -> List[Claim]:
     return [c for c in claims if c]
 
 
-async def save_address(client: aioredis.Redis, cid: str, claim_id: str, fields: Dict[str, str], now: datetime) -> bool:
-    """Only the customer who won may fill the claim, and only while it waits for an address."""
-    claim = await get(client, claim_id)
-    if not claim or claim.customer != cid or claim.kind != "physical":
-        return False
-    await client.hset(f"{CLAIM_PREFIX}{claim_id}", mapping={**fields, "status": ADDRESS_FILLED, "address_at": iso(now)})
-    return True
+# What save_address did; SAVED and REPEAT mean the claim holds this address.
+SAVED = "saved"
+REPEAT = "repeat"  # a retried submit: the first one was saved, nothing changed
+FILLED = "filled"  # another address was saved before: never overwritten
+FOREIGN = "foreign"
+MISSING = "missing"
+NOT_PARCEL = "not_parcel"
+INCOMPLETE = "incomplete"
+
+
+async def save_address(client: aioredis.Redis, cid: str, claim_id: str, fields: Dict[str, str], now: datetime,
+                       key: str = "") -> str:
+    """Only the customer who won may fill the claim, only a parcel, and only while
+    it waits for an address: one atomic check-and-set (Lua), so two submits racing
+    cannot both write. `key` identifies the submit (the user message that completed
+    the form): the same submit again returns REPEAT, as does the same address."""
+    if not claim_id or any(not fields.get(f) for f in ADDRESS_FIELDS):
+        return INCOMPLETE
+    pairs = [part for f in ADDRESS_FIELDS for part in (f, fields[f])]
+    result, _status = await scripts(client).save_address(
+        keys=[f"{CLAIM_PREFIX}{claim_id}"], args=[cid, iso(now), key or ""] + pairs)
+    return str(result)
