@@ -61,8 +61,7 @@ class ValidatePrizeAddressForm(FormValidationAction):
 
     async def validate_recipient_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                       domain: DomainDict) -> Dict[Text, Any]:
-        intent = tracker.latest_message.get("intent") or {}
-        name, problem = address.check_name(value, intent.get("name"), float(intent.get("confidence") or 0.0))
+        name, problem = address.check_name(value)
         if problem:
             dispatcher.utter_message(response=f"utter_invalid_name_{problem}")
             return {"recipient_name": None}

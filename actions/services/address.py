@@ -47,15 +47,18 @@ _QUESTION = re.compile(
     r"[?？吗呢嘛]|多少|怎么|怎样|什么|为什么|为啥|咋|几[天号点个块元钱时]|哪[里儿个些]|能不能|可不可以|可以吗|是不是|有没有|请问"
     r"|运费|邮费|包邮|快递|发货|物流|退货|退款|优惠|积分|签到|抽奖|人工|客服"
 )
-# NLU intents that never are a person's name; when the NLU is this sure of one of
-# them, the text is not taken as a name (e.g. "好的", "谢谢", "你好", "我是干皮").
-NOT_A_NAME_INTENTS = {"greet", "goodbye", "thanks", "affirm", "inform_skin_type", "out_of_scope"}
-NOT_A_NAME_CONFIDENCE = 0.8
+# Replies that are not a name. (The NLU's intent is no help here: on the current
+# model "王芳" reads as affirm at 0.92 and "周杰伦" as out_of_scope at 1.0.)
+NOT_A_NAME = {
+    "好", "好的", "好滴", "好吧", "嗯", "嗯嗯", "哦", "噢", "是", "是的", "对", "对的", "行", "可以", "ok", "OK",
+    "谢谢", "谢啦", "多谢", "你好", "您好", "哈喽", "在吗", "在", "哈哈", "哈哈哈", "呵呵", "不知道", "随便",
+    "没有", "没", "不要", "不用", "不用了", "算了", "再见", "拜拜", "收到", "明白", "知道了", "我", "本人", "自己",
+}
 
 
-def check_name(text: str, intent: Optional[str] = None, confidence: float = 0.0) -> Tuple[str, Optional[str]]:
+def check_name(text: str) -> Tuple[str, Optional[str]]:
     """2-20 characters of Chinese or Latin letters and the middle dot of names
-    like 阿卜杜·艾力. Problems: digits, chars, length, question, not_a_name."""
+    like 阿卜杜·艾力. Problems: digits, question, chars, length, not_a_name."""
     name = re.sub(r"\s+", " ", str(text or "")).strip()
     name = re.sub(r"[•・.]", "·", name)
     if re.search(r"\d", name):
@@ -64,10 +67,10 @@ def check_name(text: str, intent: Optional[str] = None, confidence: float = 0.0)
         return name, "question"
     if not _NAME_CHARS.fullmatch(name or " "):
         return name, "chars"
+    if name.lower() in {w.lower() for w in NOT_A_NAME} or re.fullmatch(r"(.)\1*", name):
+        return name, "not_a_name"
     if not 2 <= len(name) <= 20:
         return name, "length"
-    if intent in NOT_A_NAME_INTENTS and confidence >= NOT_A_NAME_CONFIDENCE:
-        return name, "not_a_name"
     return name, None
 
 

@@ -22,13 +22,11 @@ DOMAIN = {"forms": {FORM: {"required_slots": ["recipient_name", "recipient_phone
           "slots": {}}
 
 
-def form_tracker(requested: str, value: str, filled=None, sender="openid-alice", intent="nlu_fallback",
-                 confidence=0.99):
+def form_tracker(requested: str, value: str, filled=None, sender="openid-alice", intent="nlu_fallback"):
     """What Rasa sends after extracting `value` for the requested slot."""
     slots = {**(filled or {}), requested: value, "requested_slot": requested}
     tracker = make_tracker(sender_id=sender, intent=intent, text=value, slots=slots, active_loop=FORM,
                            extra_events=[{"event": "slot", "name": requested, "value": value}])
-    tracker.latest_message["intent"]["confidence"] = confidence
     return tracker
 
 
@@ -62,17 +60,16 @@ async def test_what_is_not_a_name_is_refused_and_the_name_asked_again(typed, pro
     assert responses(dispatcher) == [problem]
 
 
-async def test_a_text_the_nlu_reads_confidently_as_another_intent_is_not_a_name():
-    dispatcher, events = await validate("recipient_name", "好的", intent="affirm", confidence=0.93)
+@pytest.mark.parametrize("typed", ["好的", "谢谢", "你好", "嗯嗯", "不知道", "哈哈哈"])
+async def test_a_reply_that_is_not_a_name_is_refused(typed):
+    # the NLU's intent is no guide here: real names read as affirm or out_of_scope
+    dispatcher, events = await validate("recipient_name", typed, intent="affirm")
     assert SlotSet("recipient_name", None) in events
     assert responses(dispatcher) == ["utter_invalid_name_not_a_name"]
-    # the same words with an unsure NLU are somebody's name after all
-    _, events = await validate("recipient_name", "好的", intent="affirm", confidence=0.4)
-    assert SlotSet("recipient_name", "好的") in events
 
 
 @pytest.mark.parametrize("typed, stored", [
-    ("王小明", "王小明"), ("  欧阳 娜娜 ", "欧阳 娜娜"), ("阿卜杜·艾力", "阿卜杜·艾力"),
+    ("王小明", "王小明"), ("王芳", "王芳"), ("周杰伦", "周杰伦"), ("  欧阳 娜娜 ", "欧阳 娜娜"), ("阿卜杜·艾力", "阿卜杜·艾力"),
     ("阿卜杜•艾力", "阿卜杜·艾力"), ("Anna Müller", None), ("Tom Smith", "Tom Smith"),
 ])
 async def test_real_names_pass(typed, stored):
