@@ -67,7 +67,7 @@ def check_name(text: str) -> Tuple[str, Optional[str]]:
         return name, "question"
     if not _NAME_CHARS.fullmatch(name or " "):
         return name, "chars"
-    if name.lower() in {w.lower() for w in NOT_A_NAME} or re.fullmatch(r"(.)\1+", name):
+    if name.lower() in {w.lower() for w in NOT_A_NAME}:
         return name, "not_a_name"
     if not 2 <= len(name) <= 20:
         return name, "length"
