@@ -119,6 +119,25 @@ class MPClient(BaseClient):
         return await self.call("/cgi-bin/message/custom/send",
                                {"touser": openid, "msgtype": "text", "text": {"content": content}})
 
+    async def user_info(self, openid: str) -> Dict[str, Any]:
+        """cgi-bin/user/info: subscribe, openid, and unionid when the account is bound to an open platform."""
+        return await self._get("/cgi-bin/user/info", {"openid": openid, "lang": "zh_CN"})
+
+    async def _get(self, path: str, params: Dict[str, str]) -> Dict[str, Any]:
+        """Like `call`, for the GET endpoints (query parameters, no body)."""
+        for attempt in (1, 2):
+            token = await self.tokens.get()
+            answer = await self.http.request("GET", self.base_url + path, {"access_token": token, **params})
+            errcode = int(answer.get("errcode") or 0)
+            if errcode in TOKEN_ERRORS and attempt == 1:
+                logger.info("%s: token refused (errcode %s); refreshing once.", path, errcode)
+                await self.tokens.invalidate(token)
+                continue
+            if errcode != 0:
+                raise ApiError(errcode, str(answer.get("errmsg", "")), path)
+            return answer
+        raise AssertionError("unreachable")
+
 
 class WeComClient(BaseClient):
     """WeCom; which secret decides which APIs the token may call (kf vs app)."""
