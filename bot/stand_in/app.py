@@ -74,6 +74,11 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
         problem = await guarded(request)
         return record(request, problem or {"errcode": 0, "errmsg": "ok"})
 
+    @app.get("/cgi-bin/user/info")
+    async def mp_user_info(request: Request) -> HTTPResponse:
+        problem = await guarded(request)
+        return record(request, problem or state.mp_user_info(str(request.args.get("openid") or "")))
+
     # --- WeCom app ------------------------------------------------------------
     @app.post("/cgi-bin/message/send")
     async def message_send(request: Request) -> HTTPResponse:
@@ -161,6 +166,14 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
             ids.append(message["msgid"])
         return response.json({"msgids": ids, "queued": len(queue)})
 
+    @app.post("/_stand_in/mp/users")
+    async def mp_users(request: Request) -> HTTPResponse:
+        """{"<openid>": {"unionid": "...", "subscribe": 0|1, "invalid": true}, ...}: what user/info answers."""
+        body = request.json or {}
+        for openid, fields in body.items():
+            state.mp_users[str(openid)] = dict(fields or {})
+        return response.json({"users": len(state.mp_users)})
+
     @app.post("/_stand_in/fail")
     async def force_failure(request: Request) -> HTTPResponse:
         body = request.json or {}
@@ -186,6 +199,7 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
         state.forced.clear()
         state.kf_queues.clear()
         state.service_states.clear()
+        state.mp_users.clear()
         state.tokens.clear()
         state.page_size, state.latency_s = 1000, 0.0
         return response.json({"ok": True})
