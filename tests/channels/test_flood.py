@@ -70,6 +70,9 @@ def test_one_ip_over_the_webhook_cap_gets_429_before_any_signature_work(limit_ap
     # Over the cap even unsigned garbage is refused with 429, without reaching the crypto.
     import requests
     assert requests.post(sim.url, data=b"<xml>junk</xml>", timeout=5).status_code == 429
+    # A forged X-Forwarded-For does not buy a fresh quota (no proxy is configured).
+    assert requests.post(sim.url, data=b"<xml>junk</xml>", timeout=5,
+                         headers={"X-Forwarded-For": "203.0.113.9", "X-Real-IP": "203.0.113.9"}).status_code == 429
     assert sim.deliver(sim.text("oUSER_ip", "第六条")).last.status == 429
     wecom = WeChatSimulator(limit_apps["ipcap"].url("wecom"), h.WECOM_TOKEN, h.WECOM_AES, h.CORP_ID, "wecom")
     assert wecom.deliver(wecom.wecom_text("guide_ip", "你好", h.AGENT_ID)).last.status == 429
