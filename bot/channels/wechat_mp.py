@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -30,12 +30,10 @@ from bot.wechat.callback_auth import AesEnvelope, Forbidden, check_plain_signatu
 from bot.wechat.creds import missing, pick
 from bot.wechat.ip_gate import ip_refusal
 from bot.wechat.nonce import check_nonce
-from bot.channels.common import flood_gate
-from bot.wechat.outgoing import Reply, build_reply
 from bot.wechat.passive import PassiveSlot
 from bot.redis_conn import get_redis
 from bot.wechat.settings import dedup_ttl_s, max_body_bytes, passive_budget_s, wechat_api_base
-from bot.wechat.turn import run_turn
+from bot.wechat.turn import direct_reply, run_turn
 from bot.wechat.undeliverable import record_undeliverable
 from bot.wechat.xmlmsg import BadXml, parse_xml, text_reply_xml
 
@@ -225,7 +223,7 @@ class WeChatMPInput(InputChannel):
                 metadata = {**job.metadata, "unionid": unionid} if unionid else job.metadata
                 reply = await run_turn(on_new_message, CHANNEL, sender.make(CHANNEL, job.openid), job.text, metadata)
             else:
-                reply = await _direct_reply(sender.make(CHANNEL, job.openid), job.direct or "")
+                reply = await direct_reply(CHANNEL, sender.make(CHANNEL, job.openid), job.direct or "")
             parts = reply.parts()
             if len(parts) == 1 and not await _retried(redis, key) and slot.offer(parts[0]):
                 return
@@ -253,14 +251,6 @@ class WeChatMPInput(InputChannel):
                 logger.exception("wechat_mp: custom/send to %s failed.", mask_id(openid))
                 await record_undeliverable(get_redis(), CHANNEL, openid, "".join(parts[index:]), -1, type(error).__name__)
                 return
-
-
-async def _direct_reply(sender_id: str, text: str) -> Reply:
-    """Fixed persona texts (image, location…) count against the flood limit too."""
-    collector = CollectingOutputChannel()
-    if await flood_gate(collector, sender_id, CHANNEL):
-        return Reply(text)
-    return build_reply(collector.messages)
 
 
 async def _retried(redis: Any, key: str) -> bool:

@@ -17,10 +17,9 @@ from common.privacy import mask_id
 from bot.wechat import dedup, glue, texts
 from bot.wechat.api import ApiError, HttpJson, WeComAppClient
 from bot.wechat.creds import missing, pick
-from bot.wechat.outgoing import Reply
 from bot.redis_conn import get_redis
 from bot.wechat.settings import dedup_ttl_s, wecom_api_base
-from bot.wechat.turn import run_turn
+from bot.wechat.turn import direct_reply, run_turn
 from bot.wechat.undeliverable import record_undeliverable
 from bot.wechat.wecom_callback import OnNewMessage, WeComCallbackChannel
 
@@ -82,7 +81,7 @@ class WeComInput(WeComCallbackChannel):
                 reply = await run_turn(on_new_message, CHANNEL, sender.make(CHANNEL, userid),
                                        str(message.get("Content") or ""), meta)
             else:
-                reply = Reply(texts.persona_text(texts.MEDIA_ACK))
+                reply = await direct_reply(CHANNEL, sender.make(CHANNEL, userid), texts.persona_text(texts.MEDIA_ACK))
             client = self._client()
             parts = reply.parts()
             for index, part in enumerate(parts):

@@ -2,8 +2,9 @@
 
 Both are AES-encrypted with the corp id as receive id: GET verifies the URL by
 echoing the decrypted `echostr`; POST checks size, timestamp and signature,
-decrypts, refuses a replayed nonce (bot.wechat.nonce), and hands the inner XML to `on_callback`, which must answer fast
-(work goes to the background).
+decrypts, refuses a replayed nonce (bot.wechat.nonce), and hands the inner
+XML to `on_callback`, which must answer fast (work goes to the background).
+Both routes first check the per-IP cap (bot.wechat.ip_gate).
 """
 from __future__ import annotations
 
