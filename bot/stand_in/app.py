@@ -2,7 +2,9 @@
 
 Real paths, JSON shapes and error codes for the endpoints the channels use.
 Control endpoints under /_stand_in/ let tests read the record, queue 微信客服
-messages for kf/sync_msg and force error codes (45015, 40001, ...).
+messages for kf/sync_msg, set what 公众号 user/info answers per openid
+(/_stand_in/mp/users: unionid, subscribe, invalid) and force error codes
+(45015, 40001, ...).
 """
 from __future__ import annotations
 
