@@ -28,7 +28,7 @@ Everything here is stdlib only (common/ is imported by both runtimes).
 from __future__ import annotations
 
 import re
-from typing import Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 MASK = "***"
 
@@ -260,3 +260,46 @@ def mask_text(text: Optional[str]) -> str:
 def looks_personal(text: Optional[str]) -> bool:
     """True when mask_text would change `text`."""
     return bool(text) and mask_text(text) != text
+
+
+# --- form slots ----------------------------------------------------------------
+
+# The prize form's slots that hold personal data (domain.yml), and how each is
+# masked wherever it is stored outside the claim record (the Rasa tracker).
+_SLOT_MASKS: Dict[str, Callable[[str], str]] = {
+    "recipient_name": mask_name,
+    "recipient_phone": lambda v: _masked_or_hidden(v, mask_phone),
+    "address_province": mask_address,
+    "address_city": mask_address,
+    "address_detail": mask_address,
+}
+PERSONAL_SLOTS: Tuple[str, ...] = tuple(_SLOT_MASKS)
+
+
+def _masked_or_hidden(value: str, masker: Callable[[str], str]) -> str:
+    masked = masker(value)
+    # fails closed: a phone answer nothing recognises ("一三八…", a typo) is hidden whole
+    return masked if masked != value or not value else MASK
+
+
+def mask_slot(name: str, value: Any) -> Any:
+    """The stored form of a slot value: personal slots masked, other text through mask_text."""
+    if value is None or isinstance(value, bool):
+        return value
+    if name in _SLOT_MASKS:
+        text = str(value)
+        if _is_masked(name, text):
+            return text
+        return _SLOT_MASKS[name](text)
+    if isinstance(value, str):
+        return mask_text(value)
+    return value
+
+
+def _is_masked(name: str, text: str) -> bool:
+    """A value this module produced already (masking must be idempotent)."""
+    if name == "recipient_name":
+        return len(text) >= 2 and set(text[1:]) == {"*"}
+    if name == "recipient_phone":
+        return text == MASK or bool(re.fullmatch(r"1\d{2}\*{4}\d{4}|0\d{2,3}-\*{4}\d{2}", text))
+    return mask_address(text) == text
