@@ -268,7 +268,7 @@ def looks_personal(text: Optional[str]) -> bool:
 # masked wherever it is stored outside the claim record (the Rasa tracker).
 _SLOT_MASKS: Dict[str, Callable[[str], str]] = {
     "recipient_name": mask_name,
-    "recipient_phone": lambda v: _masked_or_hidden(v, mask_phone),
+    "recipient_phone": lambda v: _phone_answer(v),
     "address_province": mask_address,
     "address_city": mask_address,
     "address_detail": mask_address,
@@ -276,10 +276,14 @@ _SLOT_MASKS: Dict[str, Callable[[str], str]] = {
 PERSONAL_SLOTS: Tuple[str, ...] = tuple(_SLOT_MASKS)
 
 
-def _masked_or_hidden(value: str, masker: Callable[[str], str]) -> str:
-    masked = masker(value)
-    # fails closed: a phone answer nothing recognises ("一三八…", a typo) is hidden whole
-    return masked if masked != value or not value else MASK
+_LEFT_DIGITS = re.compile(r"[\d０-９零〇一二三四五六七八九幺两]{3,}")
+_MASKED_NUMBER = re.compile(r"\d{3}\*{4}\d{4}|0\d{2,3}-\*{4}\d{2}")
+
+
+def _phone_answer(value: str) -> str:
+    masked = mask_text(value)
+    # fails closed: a number nothing recognises ("一三八…", a typo) is hidden whole
+    return MASK if _LEFT_DIGITS.search(_MASKED_NUMBER.sub("", masked)) else masked
 
 
 def mask_slot(name: str, value: Any) -> Any:
@@ -301,5 +305,5 @@ def _is_masked(name: str, text: str) -> bool:
     if name == "recipient_name":
         return len(text) >= 2 and set(text[1:]) == {"*"}
     if name == "recipient_phone":
-        return text == MASK or bool(re.fullmatch(r"1\d{2}\*{4}\d{4}|0\d{2,3}-\*{4}\d{2}", text))
+        return _phone_answer(text) == text
     return mask_address(text) == text

@@ -157,3 +157,15 @@ def test_mask_name_keeps_the_first_character(name, expected):
 def test_mask_phone_only_touches_phone_numbers():
     assert mask_phone("电话 138 0013 8000，地址文三路100号") == "电话 138****8000，地址文三路100号"
     assert mask_phone("") == ""
+
+
+@pytest.mark.parametrize("slot,value", [
+    ("recipient_phone", "手机 138-0013-8000"), ("recipient_phone", "一三八零零一三八零零零"),
+    ("recipient_phone", "1381234567"), ("recipient_name", "王小明"), ("address_detail", "文三路100号"),
+    ("address_province", "浙江省杭州市西湖区文三路100号"), ("address_city", "杭州"),
+])
+def test_slot_masks_are_idempotent_and_hide_the_raw_value(slot, value):
+    from common.privacy import mask_slot
+    once = mask_slot(slot, value)
+    assert mask_slot(slot, once) == once
+    assert not re.search(r"\d{4}|零零|小明|文三", once), once
