@@ -27,6 +27,7 @@ Everything here is stdlib only (common/ is imported by both runtimes).
 """
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -307,3 +308,37 @@ def _is_masked(name: str, text: str) -> bool:
     if name == "recipient_phone":
         return _phone_answer(text) == text
     return mask_address(text) == text
+
+
+# --- logs ------------------------------------------------------------------------
+
+_installed = False
+
+
+def install_log_masking() -> None:
+    """Mask every log record of this process (message and traceback) with mask_text.
+
+    Fails closed: a log call anywhere (ours, Rasa's, a library's) that puts a
+    user's text into a message cannot write a raw phone number or address.
+    Installed once per process by the runtimes' entry points."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    make_record = logging.getLogRecordFactory()
+    formatter = logging.Formatter()
+
+    def masked_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        try:
+            message = record.getMessage()
+            masked = mask_text(message)
+            if masked != message:
+                record.msg, record.args = masked, None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = mask_text(formatter.formatException(record.exc_info))
+        except Exception:  # a broken log call must stay someone else's problem
+            pass
+        return record
+
+    logging.setLogRecordFactory(masked_record)

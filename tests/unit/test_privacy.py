@@ -169,3 +169,20 @@ def test_slot_masks_are_idempotent_and_hide_the_raw_value(slot, value):
     once = mask_slot(slot, value)
     assert mask_slot(slot, once) == once
     assert not re.search(r"0013|零零|小明|文三|1234", once), once
+
+
+def test_log_records_are_masked_whoever_logs_them(caplog):
+    import logging
+    from common.privacy import install_log_masking
+    install_log_masking()
+    install_log_masking()  # idempotent
+    log = logging.getLogger("some.library")
+    with caplog.at_level(logging.INFO):
+        log.info("user said %r", "寄到北京市朝阳区望京SOHO塔3-1502 电话13800138000")
+        try:
+            raise ValueError("bad phone 13912345678")
+        except ValueError:
+            log.exception("failed for %s", "文三路100号")
+    text = caplog.text
+    assert "望京" not in text and "13800138000" not in text and "13912345678" not in text and "文三路" not in text
+    assert "北京市朝阳区***" in text and "138****8000" in text and "139****5678" in text
