@@ -71,9 +71,11 @@ def sender_ids(idents: Set[str]) -> Set[str]:
         kind, _, user = ident.partition(":")
         if kind == "unionid" or not user:
             continue
-        senders.add(user)  # legacy un-namespaced id (or an id already namespaced)
-        head = user.partition(":")[0]
-        if head not in SENDER_NAMESPACES:
+        senders.add(user)  # legacy un-namespaced id, or an id already namespaced
+        head, _, tail = user.partition(":")
+        if head in SENDER_NAMESPACES and tail:
+            senders.add(tail)  # its legacy form
+        else:
             senders.add(f"{kind}:{user}")
             if kind == "web":
                 senders.add(f"rest:{user}")

@@ -128,3 +128,10 @@ def test_erase_of_an_unknown_customer_says_so(redis_server, monkeypatch, capsys)
     monkeypatch.setenv("REDIS_URL", redis_server.url)
     assert ops.main(["erase", "wechat_mp:nobody"]) == 1
     assert "no customer" in capsys.readouterr().err
+
+
+def test_sender_ids_cover_namespaced_and_legacy_ids():
+    from actions.services.erasure import sender_ids
+    assert sender_ids({"wechat_mp:o1", "unionid:u1"}) == {"o1", "wechat_mp:o1"}
+    assert sender_ids({"wechat_mp:wechat_mp:o1"}) == {"o1", "wechat_mp:o1"}
+    assert sender_ids({"web:s1"}) == {"s1", "web:s1", "rest:s1"}
