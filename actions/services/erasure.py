@@ -158,30 +158,34 @@ async def _plan_inbox(client: aioredis.Redis, cid: str, result: Plan) -> None:
     ids = [i for i, _ in entries]
     result.add("inbox_messages", len(ids), lambda c: c.xdel(inbox_store.STREAM, *ids))
     their_texts = {f.get("text") for _, f in entries}
+    groups = []
     for samples in await _scan(client, f"{inbox_store.PREFIX}group:*:samples"):
         gid = samples[len(inbox_store.PREFIX) + len("group:"):-len(":samples")]
         raw = await client.lrange(samples, 0, -1)
         mine = [s for s in raw if json.loads(s).get("customer") == cid]
-        if not mine:
-            continue
         their_texts |= {json.loads(s).get("text") for s in mine}
-        rest = [json.loads(s) for s in raw if s not in mine]
+        groups.append((gid, samples, mine, [json.loads(s) for s in raw if s not in mine]))
+    for gid, samples, mine, rest in groups:
         label = await client.hget(inbox_store.group_key(gid), "label")
+        named_after_them = label in their_texts  # also when their sample was already capped away
+        if not (mine or named_after_them):
+            continue
 
         async def clean(c: aioredis.Redis, gid: str = gid, key: str = samples, mine: List[str] = mine,
-                        rest: List[dict] = rest, label: str = label) -> None:
+                        rest: List[dict] = rest, relabel: bool = named_after_them) -> None:
             for sample in mine:
                 await c.lrem(key, 0, sample)
-            if label in their_texts:  # the group was named after their message
-                if rest:
-                    await c.hset(inbox_store.group_key(gid), "label", rest[-1]["text"])
-                    await c.hdel(inbox_store.VECTORS, gid)  # the vector was their message's
-                else:
-                    await c.delete(inbox_store.group_key(gid), key)
-                    await c.zrem(inbox_store.OPEN, gid)
-                    await c.zrem(inbox_store.HANDLED, gid)
-                    await c.hdel(inbox_store.VECTORS, gid)
-        result.add("inbox_samples", len(mine), clean)
+            if not relabel:
+                return
+            if rest:
+                await c.hset(inbox_store.group_key(gid), "label", rest[-1]["text"])
+                await c.hdel(inbox_store.VECTORS, gid)  # the vector was their message's
+            else:
+                await c.delete(inbox_store.group_key(gid), key)
+                await c.zrem(inbox_store.OPEN, gid)
+                await c.zrem(inbox_store.HANDLED, gid)
+                await c.hdel(inbox_store.VECTORS, gid)
+        result.add("inbox_samples", max(len(mine), 1 if named_after_them else 0), clean)
 
 
 async def erase(client: aioredis.Redis, cid: str, dry_run: bool = False) -> Dict[str, object]:
