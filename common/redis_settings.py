@@ -26,7 +26,7 @@ def redis_url(url: Optional[str] = None) -> str:
 
 
 def client_options() -> Dict[str, Any]:
-    """Keyword arguments of redis-py's `from_url` / `Redis(...)` for every client."""
+    """Keyword arguments of redis-py's `from_url` (or the client constructor) for every client."""
     return {
         "decode_responses": True,
         "socket_timeout": SOCKET_TIMEOUT_S,
