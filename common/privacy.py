@@ -76,9 +76,10 @@ _ROAD = r"(?:路|街|大道|大街|巷|弄|胡同|道)"
 _PLACE = r"(?:小区|大厦|SOHO|soho|Soho|花园|公寓|广场|大楼|家园|新村|苑|写字楼|园区)"
 _PLACE_WEAK = r"(?:塔|社区|村|镇|乡|屯|中心|大院)"
 # Strong signals: any one makes a span an address.
+_NUM = r"(?:\d+|[一二三四五六七八九十百千零〇两]+)"  # house numbers are written both ways
 _SIGNALS = (
-    re.compile(rf"[{_CJK}A-Za-z]{{1,12}}{_ROAD}\s?\d+\s?(?:号|弄|巷|-)"),       # 文三路100号, 长乐路 1200 弄
-    re.compile(r"\d+[A-Za-z]?\s?(?:号楼|号院|栋|幢|座|单元|室)"),          # 3栋 2单元 1502室 B座
+    re.compile(rf"[{_CJK}A-Za-z]{{1,12}}{_ROAD}\s?{_NUM}\s?(?:号|弄|巷|-)"),   # 文三路100号, 长乐路 1200 弄, 一百号
+    re.compile(rf"(?:\d+[A-Za-z]?|[一二三四五六七八九十百千零〇]+)\s?(?:号楼|号院|栋|幢|座|单元|室)"),  # 3栋 2单元 1502室 B座 五栋
     re.compile(r"\d+\s?(?:层|楼)(?!\s?(?:的|主|下|上))"),                  # 5楼 12层
     re.compile(r"(?<![\d.])\d{1,4}-\d{3,5}(?![\d.%]|\s?(?:元|块|天|个|ml|g|号|日|月|年|点|cm|mm))"),  # 3-1502
     re.compile(rf"[{_CJK}A-Za-z]{{2,}}{_PLACE}"),                         # 望京SOHO 幸福小区

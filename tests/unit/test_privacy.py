@@ -71,6 +71,8 @@ ADDRESSES = [
     ("我住在北京市朝阳区望京SOHO塔3-1502，快递什么时候到", ["望京", "1502"], ["北京市朝阳区", "快递什么时候到"]),
     ("改地址：杭州市余杭区五常街道文一西路969号", ["文一西路", "969"], ["杭州市余杭区", "改地址"]),
     ("ＸＸ路１００号", ["１００", "100"], []),  # full-width digits in the detail
+    ("寄到文三路一百号", ["文三路", "一百"], ["寄到"]),  # house number in Chinese numerals
+    ("幸福里五栋三单元", ["幸福", "五栋"], []),
 ]
 
 # Fails closed: address-shaped strings nothing recognises as a region or road name.
@@ -100,6 +102,8 @@ NOT_PERSONAL = [
     "敏感肌能用吗",
     "直播几点开始",
     "第3-5天有效",
+    "面霜要涂一层还是两层",
+    "一楼的专柜有货吗",
 ]
 
 
