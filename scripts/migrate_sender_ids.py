@@ -19,23 +19,26 @@ key's TTL. Idempotent: a second run finds nothing to move. Run it with Rasa
 stopped (between the old and the new version), so no new tracker appears
 under the namespaced id first; if one did, the old tracker is kept and reported.
 
-Redis: $REDIS_URL, else the embedded `make run` Redis (127.0.0.1:$EMBEDDED_REDIS_PORT, 6399).
-Customer ids are printed masked unless --show-ids.
+Redis: --redis-url, else $REDIS_URL, else the embedded `make run` Redis
+(127.0.0.1:$EMBEDDED_REDIS_PORT, 6399, data in .run/redis/), which the script
+starts for the duration when it is not running. Customer ids are printed masked unless --show-ids.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
+from bot.redis_server import RedisServer  # noqa: E402  (stdlib only)
 from common import sender  # noqa: E402
 from common.dotenv import load_dotenv  # noqa: E402
 from common.privacy import mask_id  # noqa: E402
@@ -116,9 +119,26 @@ def migrate(
     return report
 
 
-def redis_url() -> str:
+@contextmanager
+def open_redis(explicit_url: Optional[str]) -> Iterator[redis.Redis]:
     load_dotenv()
-    return os.environ.get("REDIS_URL") or f"redis://127.0.0.1:{os.environ.get('EMBEDDED_REDIS_PORT', '6399')}/0"
+    url = explicit_url or os.environ.get("REDIS_URL")
+    embedded: Optional[RedisServer] = None
+    if not url:
+        port = int(os.environ.get("EMBEDDED_REDIS_PORT", "6399"))
+        url = f"redis://127.0.0.1:{port}/0"
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        except redis.ConnectionError:
+            embedded = RedisServer(port, ROOT / ".run" / "redis").start(appendonly=True)
+            print(f"(started the embedded Redis on port {port}, data in .run/redis/, for the migration)")
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+    try:
+        yield client
+    finally:
+        client.close()
+        if embedded:
+            embedded.stop()
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -128,10 +148,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--prefix", default=TRACKER_PREFIX, help=f"tracker key prefix (default {TRACKER_PREFIX})")
     parser.add_argument("--show-ids", action="store_true", help="print ids unmasked")
     args = parser.parse_args(argv)
-    client = redis.Redis.from_url(args.redis_url or redis_url(), socket_connect_timeout=2, socket_timeout=10)
     try:
-        report = migrate(client, args.apply, args.prefix, show=(str if args.show_ids else mask_id))
-    except redis.RedisError as error:
+        with open_redis(args.redis_url) as client:
+            report = migrate(client, args.apply, args.prefix, show=(str if args.show_ids else mask_id))
+    except (redis.RedisError, OSError, RuntimeError, TimeoutError) as error:
         print(f"Redis unavailable: {error}", file=sys.stderr)
         return 1
     counts = report.counts()
