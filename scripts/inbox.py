@@ -6,6 +6,14 @@
     python scripts/inbox.py recent [--limit 20]
 
 Redis: $REDIS_URL, else the embedded `make run` Redis (127.0.0.1:$EMBEDDED_REDIS_PORT, 6399).
+This CLI talks to Redis directly (so it runs where Redis is reachable, no token).
+
+The same inbox over HTTP is the console's ops API (bot/console/inbox_api.py):
+
+    curl -H "Authorization: Bearer $CONSOLE_OPS_TOKEN" http://127.0.0.1:8000/api/inbox/groups
+
+CONSOLE_OPS_TOKEN is its own secret in .env (not RASA_TOKEN) and goes in the
+header only: `?token=` is refused.
 """
 from __future__ import annotations
 

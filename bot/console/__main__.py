@@ -1,4 +1,6 @@
-"""`python -m bot.console --port N`: serve the console (web chat; later ops, guides)."""
+"""`python -m bot.console --port N [--host H]`: serve the console (web chat; later ops, guides).
+
+Listens on $CONSOLE_HOST, else 127.0.0.1; a reverse proxy exposes it (docs/deploy.md)."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +12,7 @@ from bot.console.app import create_app
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bot.console", description=__doc__)
-    parser.add_argument("--host", default=os.environ.get("CONSOLE_HOST", "127.0.0.1"))
+    parser.add_argument("--host", default=os.environ.get("CONSOLE_HOST") or "127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("CONSOLE_PORT", "8000")))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
