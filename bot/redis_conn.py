@@ -31,3 +31,12 @@ async def close_all() -> None:
     loop_id = id(asyncio.get_running_loop())
     for key in [k for k in _clients if k[0] == loop_id]:
         await _clients.pop(key).close()
+
+
+def make_sync_redis(url: Optional[str] = None, **overrides: object) -> "redis.Redis":
+    """A blocking client for command-line tools (e.g. scripts/migrate_sender_ids.py);
+    `overrides` lets a bulk job wait longer per command than a chat turn may."""
+    import redis
+
+    options = {**redis_settings.client_options(), "decode_responses": False, **overrides}
+    return redis.Redis.from_url(redis_settings.redis_url(url), **options)

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
+from bot.redis_conn import make_sync_redis  # noqa: E402
 from bot.redis_server import RedisServer  # noqa: E402  (stdlib only)
 from common import sender  # noqa: E402
 from common.dotenv import load_dotenv  # noqa: E402
@@ -128,11 +129,11 @@ def open_redis(explicit_url: Optional[str]) -> Iterator[redis.Redis]:
         port = int(os.environ.get("EMBEDDED_REDIS_PORT", "6399"))
         url = f"redis://127.0.0.1:{port}/0"
         try:
-            redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+            make_sync_redis(url).ping()
         except redis.ConnectionError:
             embedded = RedisServer(port, ROOT / ".run" / "redis").start(appendonly=True)
             print(f"(started the embedded Redis on port {port}, data in .run/redis/, for the migration)")
-    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+    client = make_sync_redis(url, socket_timeout=10)
     try:
         yield client
     finally:

@@ -8,6 +8,7 @@ import logging
 import os
 
 from bot.console.app import create_app
+from common.privacy import install_log_masking
 
 
 def main() -> None:
@@ -16,6 +17,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("CONSOLE_PORT", "8000")))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_masking()  # no raw phone/address in any log line (common/privacy.py)
     app = create_app()
     app.run(host=args.host, port=args.port, workers=1, access_log=False, motd=False)
 

@@ -30,6 +30,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.redis_conn import get_redis
 from common import inbox_store
 
 logger = logging.getLogger(__name__)
@@ -56,13 +57,9 @@ def _int_arg(request: Request, name: str, default: int, low: int, high: int) -> 
 
 def inbox_blueprint(redis_url: Optional[str] = None, token: Optional[str] = None) -> Blueprint:
     bp = Blueprint("faq_inbox", url_prefix="/api/inbox")
-    state: dict = {}
 
     def client() -> aioredis.Redis:
-        if "client" not in state:
-            url = redis_url or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-            state["client"] = aioredis.from_url(url, decode_responses=True, socket_timeout=2, socket_connect_timeout=1)
-        return state["client"]
+        return get_redis(redis_url)
 
     @bp.middleware("request")
     async def authorise(request: Request) -> Optional[HTTPResponse]:
