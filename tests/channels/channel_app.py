@@ -7,6 +7,7 @@ loader, so this also proves they load the way `rasa run` loads them.
 Handler behaviour by message text:
     "slow:<s> rest"  sleep s seconds, then echo "rest"
     "buttons"        a question with three buttons
+    "buttons2"       another question with three other buttons (a newer menu)
     "long:<n>"       n long Chinese sentences with emoji
     "boom"           raise (the channel must send the persona apology)
     anything else    "回声：<text>"
@@ -52,6 +53,8 @@ bot.channels.wecom.WeComInput:
 
 BUTTONS = [{"title": "每日签到", "payload": "/checkin"}, {"title": "幸运抽奖", "payload": "/lottery"},
            {"title": "找人工客服", "payload": "/human_handoff"}]
+BUTTONS2 = [{"title": "我的优惠券", "payload": "/my_coupons"}, {"title": "我的奖品", "payload": "/my_prizes"},
+            {"title": "推荐产品", "payload": "/recommend_product"}]
 
 
 def long_text(n: int) -> str:
@@ -80,6 +83,8 @@ def build_app(name: str, credentials_path: Path) -> Sanic:
             await out.send_text_message(message.sender_id, f"回声：{rest}")
         elif text == "buttons":
             await out.send_text_with_buttons(message.sender_id, "想做点什么？", BUTTONS)
+        elif text == "buttons2":
+            await out.send_text_with_buttons(message.sender_id, "还想看看什么？", BUTTONS2)
         elif text.startswith("long:"):
             await out.send_text_message(message.sender_id, long_text(int(text[5:])))
         elif text == "boom":
