@@ -6,6 +6,8 @@ loader, so this also proves they load the way `rasa run` loads them.
 
 Handler behaviour by message text:
     "slow:<s> rest"  sleep s seconds, then echo "rest"
+    "wait:<key> rest"  wait until the Redis key test:go:<key> exists, then echo "rest"
+                     (a handler stalled mid-page, deterministically, for crash tests)
     "buttons"        a question with three buttons
     "buttons2"       another question with three other buttons (a newer menu)
     "long:<n>"       n long Chinese sentences with emoji
@@ -80,6 +82,11 @@ def build_app(name: str, credentials_path: Path) -> Sanic:
         if text.startswith("slow:"):
             seconds, _, rest = text[5:].partition(" ")
             await asyncio.sleep(float(seconds))
+            await out.send_text_message(message.sender_id, f"回声：{rest}")
+        elif text.startswith("wait:"):
+            key, _, rest = text[5:].partition(" ")
+            while not await redis["r"].exists(f"test:go:{key}"):
+                await asyncio.sleep(0.05)
             await out.send_text_message(message.sender_id, f"回声：{rest}")
         elif text == "buttons":
             await out.send_text_with_buttons(message.sender_id, "想做点什么？", BUTTONS)
