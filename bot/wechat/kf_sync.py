@@ -133,46 +133,50 @@ class KFSyncer:
         self.concurrency = int(env_float("WECOM_KF_CONCURRENCY", 32))
 
     async def trigger(self, open_kfid: str, token: str) -> None:
-        pending = f"wx:kf:sync-pending:{open_kfid}"
         if token:
             # The callback token (valid 10 min) lifts sync_msg's strict rate limit.
             await self.redis.set(f"wx:kf:sync-token:{open_kfid}", token, ex=540)
+        pending = f"wx:kf:sync-pending:{open_kfid}"
         lock = RedisLock(self.redis, f"wx:kf:sync-lock:{open_kfid}", ttl_ms=lock_ttl_ms())
         while True:
-            if not await lock.acquire():
+            if await lock.acquire():
+                again = await self._hold(open_kfid, lock, pending)
+            else:
                 await self.redis.set(pending, "1", ex=300)
-                if not await lock.acquire():
-                    await self._wait_for_holder(open_kfid, lock, pending)
-                    return
-            try:
-                while True:
-                    await self.redis.delete(pending)
-                    if not await self._drain(open_kfid, lock):
-                        return  # lock lost: its new holder carries on
-                    if not await self.redis.exists(pending):
-                        break
-            finally:
-                await lock.release()
-            if not await self.redis.exists(pending):
-                return  # else: a trigger slipped in between our last check and the release
+                if await lock.acquire():
+                    again = await self._hold(open_kfid, lock, pending)
+                else:
+                    again = await self._wait_for_holder(open_kfid, lock, pending)
+            if not again:
+                return
 
-    async def _wait_for_holder(self, open_kfid: str, lock: RedisLock, pending: str) -> None:
-        """The holder honours the flag while alive; if it died, take over when its lock expires."""
+    async def _hold(self, open_kfid: str, lock: RedisLock, pending: str) -> bool:
+        """Drain while holding the lock; True if a trigger slipped in after the last pass."""
+        try:
+            while True:
+                await self.redis.delete(pending)
+                if not await self._drain(open_kfid, lock):
+                    return False  # lock lost: its new holder carries on
+                if not await self.redis.exists(pending):
+                    break
+        finally:
+            await lock.release()
+        return bool(await self.redis.exists(pending))
+
+    async def _wait_for_holder(self, open_kfid: str, lock: RedisLock, pending: str) -> bool:
+        """The holder honours the flag while alive; True when it died and its lock expired."""
         if open_kfid in _waiting:
-            return
+            return False  # this process already waits for that account
         _waiting.add(open_kfid)
         try:
             while await self.redis.exists(pending):
                 left_ms = await self.redis.pttl(lock.key)
-                await asyncio.sleep(max(0.05, min(left_ms if left_ms > 0 else 0, lock.ttl_ms) / 1000 + 0.05))
-                if await self.redis.exists(pending) and await lock.acquire():
-                    await lock.release()
-                    break
-            else:
-                return
+                await asyncio.sleep(max(0, min(left_ms, lock.ttl_ms)) / 1000 + 0.05)
+                if not await self.redis.exists(lock.key):
+                    return bool(await self.redis.exists(pending))
+            return False
         finally:
             _waiting.discard(open_kfid)
-        await self.trigger(open_kfid, "")
 
     async def _drain(self, open_kfid: str, lock: RedisLock) -> bool:
         """Process pages until none is left; False when the lock was lost."""
