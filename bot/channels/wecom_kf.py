@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Dict, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from sanic.response import HTTPResponse
 
@@ -192,7 +192,7 @@ class WeComKFInput(WeComCallbackChannel):
         sends = []
         fits_menu = (reply.options and len(reply.options) <= MENU_MAX_ITEMS
                      and all(utf8_len(o.title) <= MENU_ITEM_BYTES for o in reply.options))
-        items = []
+        items: List[Tuple[str, str]] = []
         if fits_menu:
             try:
                 ids = await options.remember_menu(get_redis(), CHANNEL, sender.make(CHANNEL, user), reply.options)

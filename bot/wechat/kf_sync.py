@@ -43,7 +43,7 @@ SKIPPED_STREAM = "wx:kf:skipped"  # expired and failed messages, for ops
 SKIPPED_MAX = 10000
 
 # KEYS: lock, state, stream. ARGV: owner, lock ttl ms, max attempts, state ttl s, now, msgid,
-# open_kfid, external_userid, send_time, msgtype.
+# open_kfid, external_userid, send_time, msgtype, stream max len.
 # One step: the lock still ours (extended: one extension per message), the message not
 # settled, one more attempt counted; past the limit it is failed and recorded instead.
 _BEGIN = """
