@@ -139,6 +139,18 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
             "service_state": int(body.get("service_state") or 0), "servicer_userid": body.get("servicer_userid", "")}
         return record(request, {"errcode": 0, "errmsg": "ok", "msg_code": "MSG_CODE_" + state.new_msgid()})
 
+    @app.post("/cgi-bin/kf/customer/batchget")
+    async def kf_customer_batchget(request: Request) -> HTTPResponse:
+        problem = await guarded(request)
+        if problem:
+            return record(request, problem)
+        ids = (request.json or {}).get("external_userid_list")
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
+            return record(request, error(40058))
+        known = [str(i) for i in ids if str(i).startswith("wm") and str(i) not in state.kf_invalid]
+        return record(request, {"errcode": 0, "errmsg": "ok", "customer_list": [state.kf_customer(i) for i in known],
+                                "invalid_external_userid": [str(i) for i in ids if str(i) not in known]})
+
     # --- control (tests, people) ---------------------------------------------
     @app.get("/_stand_in/record")
     async def read_record(request: Request) -> HTTPResponse:
@@ -168,6 +180,13 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
             ids.append(message["msgid"])
         return response.json({"msgids": ids, "queued": len(queue)})
 
+    @app.post("/_stand_in/kf/customers")
+    async def kf_customers(request: Request) -> HTTPResponse:
+        """Profiles batchget returns ({external_userid: {nickname, unionid, ...}}) and ids it calls invalid."""
+        body = request.json or {}
+        state.kf_customers.update({str(k): dict(v) for k, v in (body.get("customers") or {}).items()})
+        state.kf_invalid.update(str(i) for i in body.get("invalid") or [])
+        return response.json({"customers": len(state.kf_customers)})
     @app.post("/_stand_in/mp/users")
     async def mp_users(request: Request) -> HTTPResponse:
         """{"<openid>": {"unionid": "...", "subscribe": 0|1, "invalid": true}, ...}: what user/info answers."""
@@ -201,6 +220,8 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
         state.forced.clear()
         state.kf_queues.clear()
         state.service_states.clear()
+        state.kf_customers.clear()
+        state.kf_invalid.clear()
         state.mp_users.clear()
         state.tokens.clear()
         state.page_size, state.latency_s = 1000, 0.0

@@ -6,7 +6,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set
 
 ERRMSG = {
     0: "ok",
@@ -21,6 +21,7 @@ ERRMSG = {
     45047: "out of response count limit",
     95018: "send msg session status invalid",
     95000: "invalid cursor",
+    40058: "invalid parameter",
 }
 
 _OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -37,6 +38,8 @@ class StandInState:
     forced: Dict[str, List[int]] = field(default_factory=dict)  # path -> errcodes to answer next
     kf_queues: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
     service_states: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    kf_customers: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # external_userid -> profile
+    kf_invalid: Set[str] = field(default_factory=set)
     mp_users: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # openid -> user/info overrides
     page_size: int = 1000
     latency_s: float = 0.0
@@ -80,3 +83,9 @@ class StandInState:
 
     def new_msgid(self) -> str:
         return f"MSG{next(self.counter):010d}{secrets.token_hex(4)}"
+
+    def kf_customer(self, external_userid: str) -> Dict[str, Any]:
+        """batchget's shape; `unionid` only when set (WeCom sends it only with a bound developer ID)."""
+        profile = {"external_userid": external_userid, "nickname": "微信用户", "avatar": "", "gender": 0}
+        profile.update(self.kf_customers.get(external_userid, {}))
+        return profile

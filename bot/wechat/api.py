@@ -183,6 +183,11 @@ class KFClient(WeComClient):
         return await self.call("/cgi-bin/kf/send_msg_on_event",
                                {"code": code, "msgtype": "text", "text": {"content": content}})
 
+    async def batchget_customers(self, external_userids: List[str]) -> Dict[str, Any]:
+        """Customer profiles (nickname, avatar, gender, unionid when the corp has a bound developer ID)."""
+        return await self.call("/cgi-bin/kf/customer/batchget",
+                               {"external_userid_list": list(external_userids), "need_enter_session_context": 0})
+
     async def service_state_get(self, open_kfid: str, external_userid: str) -> Dict[str, Any]:
         """Who serves the user now: 0 未处理, 1 智能助手, 2 待接入池, 3 人工接待, 4 已结束."""
         return await self.call("/cgi-bin/kf/service_state/get",
