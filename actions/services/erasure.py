@@ -11,7 +11,8 @@ What is removed:
   lottery per-user state, inbox stream entries and group samples of theirs
   (a group whose label was their message is relabelled or dropped), the Rasa
   trackers and locks of all their sender ids (`<ns>:<id>` and the legacy
-  un-namespaced id), per-sender option menus and event dedup keys, and their
+  un-namespaced id), per-sender option menus, event dedup keys, cached
+  unionids and flood counters, and their
   entries in the undeliverable / unsubscribed streams.
 
 What stays, on purpose:
@@ -143,6 +144,10 @@ async def plan(client: aioredis.Redis, cid: str) -> Plan:
     for user in users:
         options += await _scan(client, f"opt:*:{_glob(user)}")
         dedup += await _scan(client, f"wx:dedup:*:evt:{_glob(user)}:*")
+    # channel caches: unionids fetched from WeChat, flood counters (bot/wechat/mp_unionid.py, kf_sync, bot/flood.py)
+    caches = [k for k in sorted({f"wx:mp:unionid:{u}" for u in users} | {f"wx:kf:unionid:{u}" for u in users}
+                                | {f"flood:sender:{s}" for s in senders}) if await client.exists(k)]
+    result.add("channel_caches", len(caches), _delete(caches))
     result.add("option_menus", len(set(options)), _delete(sorted(set(options))))
     result.add("dedup_keys", len(set(dedup)), _delete(sorted(set(dedup))))
     for stream, field_name in STREAMS_BY_RECIPIENT.items():

@@ -39,6 +39,8 @@ async def _seed(client, openid: str, unionid: str, text: str, phone: str) -> str
     await client.set(f"rasa:tracker:{sender}", json.dumps({"events": [{"event": "user", "text": text}]}))
     await client.set(f"rasa:tracker:{openid}", "{}")  # legacy, before ids were namespaced
     await client.set(f"opt:wechat_mp:{openid}", "[]")
+    await client.set(f"wx:mp:unionid:{openid}", unionid)  # the 公众号 channel's user/info cache
+    await client.hset(f"flood:sender:{sender}", mapping={"s": 1700000000000, "n": 1})
     await client.set(f"wx:dedup:wechat_mp:evt:{openid}:1700000000", "done")
     await client.xadd("wx:undeliverable", {"channel": "wechat_mp", "recipient": openid, "text": text})
     return cid
@@ -96,7 +98,7 @@ def test_erase_removes_one_customer_everywhere_and_leaves_the_other(redis_server
     removed = report["removed"]
     assert removed == dry["removed"]
     for kind in ("identities", "claims", "customer_keys", "checkin_keys", "lottery_keys", "trackers",
-                 "option_menus", "dedup_keys", "inbox_messages", "inbox_samples", "issued_code_links"):
+                 "option_menus", "dedup_keys", "channel_caches", "inbox_messages", "inbox_samples", "issued_code_links"):
         assert removed.get(kind, 0) >= 1, kind
     assert removed["trackers"] == 2  # namespaced and legacy
 
