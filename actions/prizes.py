@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, List, Text
 
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.base import Context, CustomerAction
-from actions.services import address, prizes
-from common.privacy import mask_address, mask_phone
+from actions.services import address, claim_vault, prizes
+from common.privacy import mask_address, mask_name, mask_phone
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,9 @@ class ActionMyPrizes(CustomerAction):
         return [SlotSet("prize_pending", True), SlotSet("claim_id", waiting[0].id)]
 
 
-class ValidatePrizeAddressForm(FormValidationAction):
+# privacy: the base class keeps each accepted value in the claim record (the
+# tracker store masks the slots), see actions/services/claim_vault.py
+class ValidatePrizeAddressForm(claim_vault.VaultedFormValidation):
     """Each check re-asks with the reason (a response per reason) by returning None.
 
     Messages that interrupt the form (questions, chitchat, check-in, handoff) never
@@ -135,17 +137,24 @@ class ActionSubmitPrizeAddress(CustomerAction):
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, ctx: Context) -> List[Dict[Text, Any]]:
         fields = {slot: str(tracker.get_slot(slot) or "") for slot in ADDRESS_SLOTS}
         claim_id = str(tracker.get_slot("claim_id") or "")
-        result = await prizes.save_address(ctx.redis, ctx.cid, claim_id, fields, ctx.now, key=_submit_key(tracker))
+        key = _submit_key(tracker)
+        # privacy: slots arrive masked after a turn; the raw values are the claim's drafts
+        raw = await claim_vault.raw_fields(ctx.redis, claim_id, fields) if claim_id else None
+        if raw is not None:
+            result = await prizes.save_address(ctx.redis, ctx.cid, claim_id, raw, ctx.now, key=key)
+        else:  # drafts gone: fine only for a retry of the submit that saved (and cleared) them
+            result = await prizes.saved_by(ctx.redis, ctx.cid, claim_id, key)
         claim = await prizes.get(ctx.redis, claim_id) if claim_id else None
         if result not in (prizes.SAVED, prizes.REPEAT, prizes.FILLED) or claim is None:
             # stale, foreign or incomplete: never write someone else's prize
             logger.warning("Address for claim %s refused for customer %s (%s)", claim_id, ctx.cid, result)
             dispatcher.utter_message(response="utter_prize_address_failed")
             return _reset()
+        await claim_vault.clear(ctx.redis, claim_id)  # privacy: drafts served their turn
         stored = claim.fields  # what the claim holds: this submit's address, or the earlier one
         shown_address = mask_address(stored.get("address_province", "") + stored.get("address_city", "")
                                      + stored.get("address_detail", ""))
-        shown = {"prize": claim.prize_name(ctx.catalog), "name": stored.get("recipient_name", ""),
+        shown = {"prize": claim.prize_name(ctx.catalog), "name": mask_name(stored.get("recipient_name", "")),
                  "phone": mask_phone(stored.get("recipient_phone", "")), "address": shown_address}
         if result == prizes.FILLED:
             logger.info("Claim %s already has an address: the new one was not saved", claim_id)

@@ -7,6 +7,10 @@
   campaign ID [--full]            a lottery's stock, winners and unfilled addresses
                                   (phones/addresses masked unless --full, for fulfilment)
   coupons-load TYPE FILE          preload a coupon code pool (one code per line)
+  erase KEY [--dry-run]           delete one customer's data everywhere (profile, tags,
+                                  coupons, claims, check-in/lottery state, inbox rows,
+                                  Rasa trackers); reports counts per kind (see
+                                  actions/services/erasure.py); --dry-run only counts
 
 Example: REDIS_URL=redis://127.0.0.1:6399/0 .venv/actions/bin/python scripts/ops.py campaign spring_wheel
 """
@@ -21,7 +25,7 @@ from typing import Any, Dict, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actions.services import coupons, customers, lottery, prizes, store, tag_import, tags  # noqa: E402
+from actions.services import coupons, customers, erasure, lottery, prizes, store, tag_import, tags  # noqa: E402
 from actions.services.catalog import catalog  # noqa: E402
 from actions.services.clock import utc_now  # noqa: E402
 from common.privacy import mask_address, mask_phone  # noqa: E402
@@ -98,6 +102,15 @@ async def cmd_coupons_load(client, args) -> int:
     return 0
 
 
+async def cmd_erase(client, args) -> int:
+    cid = await find_customer(client, args.key)
+    if not cid:
+        print(f"no customer for {args.key}", file=sys.stderr)
+        return 1
+    out(await erasure.erase(client, cid, dry_run=args.dry_run))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -107,6 +120,8 @@ def main(argv=None) -> int:
     p = sub.add_parser("campaign"); p.add_argument("id"); p.add_argument("--full", action="store_true")
     p.set_defaults(run=cmd_campaign)
     p = sub.add_parser("coupons-load"); p.add_argument("type"); p.add_argument("file"); p.set_defaults(run=cmd_coupons_load)
+    p = sub.add_parser("erase"); p.add_argument("key"); p.add_argument("--dry-run", action="store_true")
+    p.set_defaults(run=cmd_erase)
     args = parser.parse_args(argv)
 
     async def run() -> int:

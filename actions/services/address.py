@@ -232,6 +232,6 @@ def read_detail(text: str, province: str, city: str, district: Optional[str] = N
     if place.province != province or place.city != city:
         # the parser read the text as somewhere else: keep what was asked, keep the text
         place = Place(province, city, None, typed)
-    if not place.district and district:
+    if not place.district and district and "*" not in district:  # a masked value is no district
         place = Place(province, city, district, place.rest)
     return place, detail_problem(place)

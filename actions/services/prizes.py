@@ -100,3 +100,15 @@ async def save_address(client: aioredis.Redis, cid: str, claim_id: str, fields: 
     result, _status = await scripts(client).save_address(
         keys=[f"{CLAIM_PREFIX}{claim_id}"], args=[cid, iso(now), key or ""] + pairs)
     return str(result)
+
+
+async def saved_by(client: aioredis.Redis, cid: str, claim_id: str, key: str) -> str:
+    """For a submit without raw values (its drafts are gone): REPEAT when this
+    customer's claim was filled by the submit `key` (a retry), FILLED when it was
+    filled by another, INCOMPLETE otherwise (never save a masked value)."""
+    if not claim_id:
+        return INCOMPLETE
+    customer, status, saved_key = await client.hmget(f"{CLAIM_PREFIX}{claim_id}", "customer", "status", "address_key")
+    if customer != cid or status != ADDRESS_FILLED:
+        return INCOMPLETE
+    return REPEAT if key and saved_key == key else FILLED

@@ -11,7 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import customer_context
 from actions.prizes import ActionMyPrizes, ActionPausePrizeForm, ActionSubmitPrizeAddress, ValidatePrizeAddressForm
-from actions.services import address, prizes
+from actions.services import address, claim_vault, prizes
+from common.privacy import mask_slot
 from marketing_support import make_tracker, responses
 
 pytestmark = pytest.mark.asyncio
@@ -222,7 +223,7 @@ async def test_submit_stores_the_address_for_fulfilment_and_clears_the_slots(red
     events = await ActionSubmitPrizeAddress().run(dispatcher, make_tracker(slots=filled), {})
     assert responses(dispatcher) == ["utter_prize_address_saved"]
     shown = dispatcher.messages[0]
-    assert shown["phone"] == "138****8000" and shown["address"] == "上海市上海市浦东新区张江路***"
+    assert shown["phone"] == "138****8000" and shown["address"] == "上海市上海市浦东新区***"
     claim = await prizes.get(redis, claim_id)
     assert claim.status == prizes.ADDRESS_FILLED
     assert claim.fields["recipient_phone"] == "13800138000"
@@ -294,6 +295,29 @@ async def test_a_retried_submit_gets_the_same_confirmation(redis, fake_clock):
     assert (await prizes.get(redis, claim_id)).fields == FILLED
 
 
+async def test_a_retried_submit_after_the_drafts_moved_into_the_claim_gets_the_same_confirmation(redis, fake_clock):
+    # in production the slots reach the submit masked (tracker store) and the raw
+    # values come from the claim's drafts, which the first submit clears
+    ctx, claim_id = await _won_parcel(redis, fake_clock)
+    assert await claim_vault.stash(redis, ctx.cid, claim_id, FILLED)
+    masked = {slot: mask_slot(slot, value) for slot, value in FILLED.items()}
+    first, again, other = CollectingDispatcher(), CollectingDispatcher(), CollectingDispatcher()
+    await ActionSubmitPrizeAddress().run(first, submit_tracker(claim_id, "msg-1", fields=masked), {})
+    await ActionSubmitPrizeAddress().run(again, submit_tracker(claim_id, "msg-1", fields=masked), {})
+    assert responses(first) == responses(again) == ["utter_prize_address_saved"]
+    assert first.messages == again.messages
+    assert (await prizes.get(redis, claim_id)).fields == FILLED
+    # another submit for the filled claim is told it is filled; a mask is never saved
+    await ActionSubmitPrizeAddress().run(other, submit_tracker(claim_id, "msg-9", fields=masked), {})
+    assert responses(other) == ["utter_prize_address_already"]
+    assert (await prizes.get(redis, claim_id)).fields == FILLED
+    _, fresh = await _won_parcel(redis, fake_clock)
+    refused = CollectingDispatcher()
+    await ActionSubmitPrizeAddress().run(refused, submit_tracker(fresh, "msg-1", fields=masked), {})
+    assert responses(refused) == ["utter_prize_address_failed"]
+    assert (await prizes.get(redis, fresh)).status == prizes.AWAITING_ADDRESS
+
+
 async def test_a_second_different_address_for_a_filled_claim_is_refused_honestly(redis, fake_clock):
     _, claim_id = await _won_parcel(redis, fake_clock)
     await ActionSubmitPrizeAddress().run(CollectingDispatcher(), submit_tracker(claim_id, "msg-1"), {})
@@ -301,7 +325,7 @@ async def test_a_second_different_address_for_a_filled_claim_is_refused_honestly
     dispatcher = CollectingDispatcher()
     await ActionSubmitPrizeAddress().run(dispatcher, submit_tracker(claim_id, "msg-2", fields=other), {})
     assert responses(dispatcher) == ["utter_prize_address_already"]
-    assert dispatcher.messages[0]["name"] == "王小明" and dispatcher.messages[0]["phone"] == "138****8000"
+    assert dispatcher.messages[0]["name"] == "王**" and dispatcher.messages[0]["phone"] == "138****8000"
     assert (await prizes.get(redis, claim_id)).fields == FILLED
 
 
