@@ -49,8 +49,8 @@ def test_an_faq_question_inside_the_address_form_is_answered_and_the_form_resume
     assert ASK_PROVINCE in chat.texts("138 1234 5678")
 
     reply = chat.texts("浙江省杭州市西湖区文三路90号5楼")
-    assert "王小明" in reply and "138****5678" in reply and APOLOGY not in reply
-    assert "13812345678" not in reply  # the full number is not echoed
+    assert "王**" in reply and "138****5678" in reply and APOLOGY not in reply  # the confirmation, masked
+    assert "13812345678" not in reply and "王小明" not in reply
     claim = client.hgetall(f"claim:{claim_id}")
     assert claim["status"] == "address_filled"
     assert (claim["recipient_name"], claim["recipient_phone"]) == ("王小明", "13812345678")
