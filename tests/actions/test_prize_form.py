@@ -37,9 +37,10 @@ async def validate(requested: str, value: str, filled=None, **kwargs):
     return dispatcher, events
 
 
-async def test_the_address_parser_is_installed():
-    # requirements/actions.txt pins jionlp; without it only provinces are recognised
-    assert address.parser_available()
+async def test_the_division_table_covers_every_mainland_province():
+    assert set(address._divisions()) == set(address.PROVINCES)
+    assert "临平区" in address._divisions()["浙江省"]["杭州市"]  # 2021: the table is current
+    assert not address.city_has_districts("广东省", "东莞市") and address.city_has_districts("上海市", "上海市")
 
 
 # --- names ---------------------------------------------------------------------------
@@ -125,6 +126,9 @@ async def test_a_question_at_the_phone_question_is_not_a_number():
     ("北京市朝阳区望京SOHO塔3-1502", "北京市", "北京市", "朝阳区望京SOHO塔3-1502"),
     ("广东东莞市长安镇振安路1号", "广东省", "东莞市", "长安镇振安路1号"),  # a city without districts
     ("湖北恩施市舞阳大道8号", "湖北省", "恩施土家族苗族自治州", "恩施市舞阳大道8号"),
+    ("江苏省苏州市工业园区星湖街328号", "江苏省", "苏州市", "工业园区星湖街328号"),  # a zone couriers know
+    ("辽宁朝阳市双塔区1号楼", "辽宁省", "朝阳市", "双塔区1号楼"),
+    ("北京朝阳区望京SOHO塔3-1502", "北京市", "北京市", "朝阳区望京SOHO塔3-1502"),  # 朝阳区 is not 朝阳市
 ])
 async def test_a_one_line_address_at_the_province_question_fills_city_and_detail_too(typed, province, city, detail):
     dispatcher, events = await validate("address_province", typed)
