@@ -4,6 +4,7 @@ the WeChat channels are configured against the local API stand-in."""
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import secrets
 from dataclasses import dataclass
@@ -79,14 +80,19 @@ def stack(model_path, wechat, tmp_path_factory) -> Iterator[Stack]:
 
 
 class Chat:
-    """A consumer talking to the bot through Rasa's REST webhook."""
+    """A consumer talking to the bot through Rasa's REST webhook, as a trusted
+    caller (RASA_TOKEN as `Authorization: Bearer`). `sender` is the namespaced
+    tracker id the conversation runs under (`rest:<id>`), for tracker reads."""
 
-    def __init__(self, base_url: str, sender: str) -> None:
+    def __init__(self, base_url: str, sender: str, token: str) -> None:
         self.url = f"{base_url}/webhooks/rest/webhook"
-        self.sender = sender
+        self.sender = sender if sender.startswith(("rest:", "web:")) else f"rest:{sender}"
+        self.headers = {"Authorization": f"Bearer {token}"}
 
     def send(self, message) -> List[dict]:
-        response = requests.post(self.url, json={"sender": self.sender, "message": message}, timeout=30)
+        response = requests.post(
+            self.url, json={"sender": self.sender, "message": message}, headers=self.headers, timeout=30
+        )
         response.raise_for_status()
         return response.json()
 
@@ -95,11 +101,11 @@ class Chat:
 
 
 @pytest.fixture(scope="session")
-def make_chat():
-    """Chat(base_url, sender) for tests that talk to another Rasa server."""
-    return Chat
+def make_chat(stack):
+    """Chat(base_url, sender) for tests that talk to another Rasa server (same token)."""
+    return functools.partial(Chat, token=stack.rasa_token)
 
 
 @pytest.fixture
 def chat(stack, request) -> Chat:
-    return Chat(stack.rasa_url, f"e2e-{request.node.name}-{secrets.token_hex(3)}")
+    return Chat(stack.rasa_url, f"e2e-{request.node.name}-{secrets.token_hex(3)}", stack.rasa_token)
