@@ -22,7 +22,7 @@ class RasaUnavailable(Exception):
 class RasaClient:
     base_url: str
     timeout_s: float = 30.0
-    token: str = 
+    token: str = ""  # RASA_TOKEN, sent as Authorization: Bearer
     connect_timeout_s: float = 3.0
     session: Optional[aiohttp.ClientSession] = None
 

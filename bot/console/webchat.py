@@ -173,7 +173,7 @@ def webchat_blueprint(sessions: Optional[WebSessions] = None, limiter: Optional[
         except RasaUnavailable as error:
             logger.warning("Web chat: Rasa unreachable for %s, apology sent: %s", mask_id(rasa_sender), error)
             apology = system_text("console_unreachable", request.app.ctx.persona)
-            return response.json({"messages": [{"text": apology}], "degraded": True}, ensure_ascii=False)
+            return response.json({"messages": [{"text": apology}], "degraded": True}, headers=API_HEADERS, ensure_ascii=False)
         return response.json(
             {"messages": [bot_message(m) for m in messages], "degraded": False},
             headers=API_HEADERS, ensure_ascii=False,
