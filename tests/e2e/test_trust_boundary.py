@@ -246,6 +246,17 @@ def test_chat_needs_the_sessions_csrf_token(console, redis):
     assert tracker_raw(redis, visitor.rasa_sender)
 
 
+def test_the_session_cookie_is_httponly_strict_and_secure_behind_https(console):
+    plain = requests.get(f"{console}/api/session", headers={"X-Forwarded-For": fake_ip()}, timeout=10)
+    https = requests.get(f"{console}/api/session", timeout=10,
+                         headers={"X-Forwarded-For": fake_ip(), "X-Forwarded-Proto": "https"})
+    for response in (plain, https):
+        attributes = [a.strip().lower() for a in response.headers["Set-Cookie"].split(";")]
+        assert "httponly" in attributes and "samesite=strict" in attributes and "path=/" in attributes
+    assert "secure" not in plain.headers["Set-Cookie"].lower()
+    assert "secure" in [a.strip().lower() for a in https.headers["Set-Cookie"].split(";")]
+
+
 def test_a_tampered_cookie_gets_a_fresh_session_never_the_victims(console, redis):
     victim = Visitor(console).open()
     assert victim.say({"message": "你好"}).status_code == 200
