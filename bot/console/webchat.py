@@ -101,8 +101,17 @@ def webchat_blueprint(sessions: Optional[WebSessions] = None, limiter: Optional[
     new_session_cap, message_cap = caps_from_env()
     proxies = trusted_proxies()
 
+    warned_proxy = []
+
     def ip_of(request: Request) -> str:
-        return client_ip(request.ip, request.headers.get("x-forwarded-for"), proxies)
+        forwarded = request.headers.get("x-forwarded-for")
+        ip = client_ip(request.ip, forwarded, proxies)
+        if forwarded and ip == request.ip and not warned_proxy:
+            # Behind a proxy that is not listed, every visitor counts as the proxy's IP.
+            warned_proxy.append(True)
+            logger.warning("Web chat: X-Forwarded-For from %s ignored; if it is your reverse proxy, "
+                           "list it in CONSOLE_TRUSTED_PROXIES (per-IP caps count it as one client).", request.ip)
+        return ip
 
     def session_of(request: Request) -> Optional[str]:
         return sessions.verify(request.cookies.get(COOKIE_NAME))
