@@ -16,6 +16,7 @@ import requests
 from bot.model_files import ensure_current_model
 from bot.redis_server import free_port
 from bot.stack import Stack, stand_in_service
+from tests.e2e.replies import assert_not_only_apology
 
 
 @pytest.fixture(scope="session")
@@ -89,15 +90,21 @@ class Chat:
         self.sender = sender if sender.startswith(("rest:", "web:")) else f"rest:{sender}"
         self.headers = {"Authorization": f"Bearer {token}"}
 
-    def send(self, message) -> List[dict]:
+    def send(self, message, allow_apology: bool = False) -> List[dict]:
+        """The bot's messages. A reply that is nothing but an outage apology fails
+        the test (an apology must never pass as an answer) unless the test is
+        about outages and says so with `allow_apology=True`."""
         response = requests.post(
             self.url, json={"sender": self.sender, "message": message}, headers=self.headers, timeout=30
         )
         response.raise_for_status()
-        return response.json()
+        messages = response.json()
+        if not allow_apology:
+            assert_not_only_apology(messages)
+        return messages
 
-    def texts(self, message) -> str:
-        return "\n".join(m.get("text", "") for m in self.send(message))
+    def texts(self, message, allow_apology: bool = False) -> str:
+        return "\n".join(m.get("text", "") for m in self.send(message, allow_apology))
 
 
 @pytest.fixture(scope="session")
