@@ -1,6 +1,7 @@
 """Benchmark: messages/s and latency through Rasa's REST webhook on a full
 local stack (own Redis, action server, Rasa), at several concurrency levels.
-Prints one JSON object per line. Bounded: a fixed number of requests."""
+Prints one JSON object per line. Bounded: a fixed number of requests.
+Calls the webhook as a trusted caller (RASA_TOKEN as Authorization: Bearer)."""
 from __future__ import annotations
 
 import json
@@ -22,20 +23,21 @@ from bot.stack import Stack  # noqa: E402
 MESSAGES = ["你好", "多少钱包邮", "你是机器人吗", "怎么成为会员", "给我讲个笑话", "谢谢"]
 
 
-def send(url: str, sender: str, text: str) -> float:
+def send(url: str, token: str, sender: str, text: str) -> float:
     body = json.dumps({"sender": sender, "message": text}).encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    request = urllib.request.Request(url, data=body, headers=headers)
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=30) as response:
         response.read()
     return time.perf_counter() - started
 
 
-def run(url: str, users: int, per_user: int) -> dict:
+def run(url: str, token: str, users: int, per_user: int) -> dict:
     jobs = [(f"bench-{users}-{u}", MESSAGES[(u + i) % len(MESSAGES)]) for u in range(users) for i in range(per_user)]
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=users) as pool:
-        latencies = sorted(pool.map(lambda job: send(url, *job), jobs))
+        latencies = sorted(pool.map(lambda job: send(url, token, *job), jobs))
     elapsed = time.perf_counter() - started
     return {
         "benchmark": "rest_webhook",
@@ -58,9 +60,9 @@ def main() -> None:
         try:
             stack.start(redis_port=free_port(), with_console=False)
             url = f"{stack.rasa_url}/webhooks/rest/webhook"
-            send(url, "warm-up", "你好")
+            send(url, stack.rasa_token, "warm-up", "你好")
             for users, per_user in ((1, 30), (10, 10), (50, 4)):
-                print(json.dumps(run(url, users, per_user), ensure_ascii=False), flush=True)
+                print(json.dumps(run(url, stack.rasa_token, users, per_user), ensure_ascii=False), flush=True)
         finally:
             stack.stop()
 

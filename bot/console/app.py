@@ -46,7 +46,7 @@ def create_app(
     app.ctx.rasa_url = (rasa_url or os.environ.get("RASA_URL") or DEFAULT_RASA_URL).rstrip("/")
     app.ctx.rasa_token = rasa_token if rasa_token is not None else os.environ.get("RASA_TOKEN", "")
     timeout = rasa_timeout_s or float(os.environ.get("CONSOLE_RASA_TIMEOUT_S", "30"))
-    app.ctx.rasa = RasaClient(app.ctx.rasa_url, timeout_s=timeout)
+    app.ctx.rasa = RasaClient(app.ctx.rasa_url, timeout_s=timeout, token=app.ctx.rasa_token)
 
     @app.get("/healthz")
     async def healthz(_: Request) -> HTTPResponse:

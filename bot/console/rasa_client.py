@@ -1,4 +1,7 @@
-"""Forward a consumer message to Rasa's REST webhook (async, with a timeout)."""
+"""Forward a consumer message to Rasa's REST webhook (async, with a timeout).
+
+The webhook answers trusted callers only: the console presents RASA_TOKEN as
+`Authorization: Bearer` (a header, so the token stays out of URLs and logs)."""
 from __future__ import annotations
 
 import asyncio
@@ -19,6 +22,7 @@ class RasaUnavailable(Exception):
 class RasaClient:
     base_url: str
     timeout_s: float = 30.0
+    token: str = ""  # RASA_TOKEN, sent as Authorization: Bearer
     connect_timeout_s: float = 3.0
     session: Optional[aiohttp.ClientSession] = None
 
@@ -42,7 +46,8 @@ class RasaClient:
         assert self.session is not None
         try:
             async with self.session.post(
-                self.webhook_url, json={"sender": sender, "message": message}
+                self.webhook_url, json={"sender": sender, "message": message},
+                headers={"Authorization": f"Bearer {self.token}"} if self.token else None,
             ) as response:
                 if response.status != 200:
                     body = (await response.text())[:200]

@@ -4,6 +4,7 @@ the WeChat channels are configured against the local API stand-in."""
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import secrets
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import requests
 from bot.model_files import ensure_current_model
 from bot.redis_server import free_port
 from bot.stack import Stack, stand_in_service
+from tests.e2e.replies import assert_not_only_apology
 
 
 @pytest.fixture(scope="session")
@@ -79,27 +81,38 @@ def stack(model_path, wechat, tmp_path_factory) -> Iterator[Stack]:
 
 
 class Chat:
-    """A consumer talking to the bot through Rasa's REST webhook."""
+    """A consumer talking to the bot through Rasa's REST webhook, as a trusted
+    caller (RASA_TOKEN as `Authorization: Bearer`). `sender` is the namespaced
+    tracker id the conversation runs under (`rest:<id>`), for tracker reads."""
 
-    def __init__(self, base_url: str, sender: str) -> None:
+    def __init__(self, base_url: str, sender: str, token: str) -> None:
         self.url = f"{base_url}/webhooks/rest/webhook"
-        self.sender = sender
+        self.sender = sender if sender.startswith(("rest:", "web:")) else f"rest:{sender}"
+        self.headers = {"Authorization": f"Bearer {token}"}
 
-    def send(self, message) -> List[dict]:
-        response = requests.post(self.url, json={"sender": self.sender, "message": message}, timeout=30)
+    def send(self, message, allow_apology: bool = False) -> List[dict]:
+        """The bot's messages. A reply that is nothing but an outage apology fails
+        the test (an apology must never pass as an answer) unless the test is
+        about outages and says so with `allow_apology=True`."""
+        response = requests.post(
+            self.url, json={"sender": self.sender, "message": message}, headers=self.headers, timeout=30
+        )
         response.raise_for_status()
-        return response.json()
+        messages = response.json()
+        if not allow_apology:
+            assert_not_only_apology(messages)
+        return messages
 
-    def texts(self, message) -> str:
-        return "\n".join(m.get("text", "") for m in self.send(message))
+    def texts(self, message, allow_apology: bool = False) -> str:
+        return "\n".join(m.get("text", "") for m in self.send(message, allow_apology))
 
 
 @pytest.fixture(scope="session")
-def make_chat():
-    """Chat(base_url, sender) for tests that talk to another Rasa server."""
-    return Chat
+def make_chat(stack):
+    """Chat(base_url, sender) for tests that talk to another Rasa server (same token)."""
+    return functools.partial(Chat, token=stack.rasa_token)
 
 
 @pytest.fixture
 def chat(stack, request) -> Chat:
-    return Chat(stack.rasa_url, f"e2e-{request.node.name}-{secrets.token_hex(3)}")
+    return Chat(stack.rasa_url, f"e2e-{request.node.name}-{secrets.token_hex(3)}", stack.rasa_token)

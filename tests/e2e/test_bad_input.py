@@ -30,7 +30,7 @@ def test_invalid_utf8_is_answered_not_refused(stack):
     body = b'{"sender": "bad-bytes", "message": "\xff\xfe\xfa\xe4\xbd\xa0\xe5\xa5\xbd"}'
     response = requests.post(
         f"{stack.rasa_url}/webhooks/rest/webhook", data=body,
-        headers={"Content-Type": "application/json"}, timeout=30,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {stack.rasa_token}"}, timeout=30,
     )
     assert response.status_code == 200
     assert response.json(), "an invalid-UTF-8 message still gets a reply"
@@ -41,7 +41,7 @@ def test_invalid_utf8_is_answered_not_refused(stack):
 def test_malformed_json_gets_a_400_with_a_reason(stack, body):
     response = requests.post(
         f"{stack.rasa_url}/webhooks/rest/webhook", data=body,
-        headers={"Content-Type": "application/json"}, timeout=10,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {stack.rasa_token}"}, timeout=10,
     )
     assert response.status_code == 400
     assert "error" in response.json()

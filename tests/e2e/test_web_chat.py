@@ -1,4 +1,8 @@
-"""The demo web chat in a real headless Chromium against the running stack."""
+"""The demo web chat in a real headless Chromium against the running stack.
+
+The console issues the session (HttpOnly cookie) and a CSRF token; the page
+sends only what was typed or the clicked option's title, and the server maps a
+number or a title to the option."""
 from __future__ import annotations
 
 import json
@@ -35,7 +39,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, stack) -> Iterator[Page]:
-    """A fresh browser profile (own localStorage, so its own sender id) on the web chat."""
+    """A fresh browser profile (own cookie jar, so its own web session) on the web chat."""
     context = browser.new_context(viewport={"width": 420, "height": 760}, locale="zh-CN")
     opened = context.new_page()
     opened.goto(stack.console_url + "/")
@@ -109,20 +113,33 @@ def test_buttons_show_as_numbered_options_that_can_be_clicked_or_typed(page: Pag
     expect(option).to_have_text("1. 转人工")
     page.screenshot(path=str(SCREENSHOT))
 
-    # Clicking sends the payload and shows the title as the user's message.
+    # Clicking sends the option's title (shown as the user's message); the server picks the option.
     before = bot_bubbles(page).count()
     option.click()
     expect(page.locator(".row.user .text").last).to_have_text("转人工")
     expect(bot_bubbles(page)).not_to_have_count(before, timeout=BOT_REPLY_TIMEOUT_MS)
-    assert sent[-1]["message"] == "/human_handoff"
+    expect(bot_bubbles(page).last).to_contain_text("真人导购")
+    assert sent[-1] == {"message": "转人工"}
 
-    # Typing the number selects the last options' payload.
+    # Typing the number sends "1" as typed; only the server's option mapping makes it 转人工.
     send(page, "我要投诉，太差了")
     expect(bot_bubbles(page).last.locator(".option").first).to_have_text("1. 转人工")
     send(page, "1")
     expect(page.locator(".row.user .text").last).to_have_text("1")
-    assert sent[-1]["message"] == "/human_handoff"
-    assert len({s["sender"] for s in sent}) == 1
+    expect(bot_bubbles(page).last).to_contain_text("真人导购")
+    assert sent[-1] == {"message": "1"}
+    assert all(set(body) == {"message"} for body in sent), "the page never sends a sender id"
+
+
+def test_the_session_cookie_is_httponly_and_not_in_local_storage(page: Page):
+    send(page, "你好")
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    session = cookies["webchat_session"]
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    assert "webchat_session" not in page.evaluate("document.cookie")
+    session_id = session["value"].split(".")[0]
+    stored = page.evaluate("JSON.stringify(Object.assign({}, window.localStorage))")
+    assert session_id not in stored and session["value"] not in stored
 
 
 def test_html_in_a_message_is_text_and_newlines_are_kept(page: Page):
@@ -143,16 +160,28 @@ def test_html_in_a_message_is_text_and_newlines_are_kept(page: Page):
 def test_a_reload_continues_the_conversation(page: Page):
     sent = chat_requests(page)
     send(page, "你好")
+    cookie = [c["value"] for c in page.context.cookies() if c["name"] == "webchat_session"]
     page.reload()
     expect(page.locator(".row.user .text").last).to_have_text("你好")
     send(page, "谢谢")
-    assert len(sent) == 2 and sent[0]["sender"] == sent[1]["sender"]
+    assert len(sent) == 2
+    assert [c["value"] for c in page.context.cookies() if c["name"] == "webchat_session"] == cookie
+
+
+def web_session(base_url: str) -> requests.Session:
+    """A cookie jar holding a console web session, with its CSRF header set."""
+    http = requests.Session()
+    opened = http.get(f"{base_url}/api/session", timeout=10)
+    opened.raise_for_status()
+    http.headers["X-CSRF-Token"] = opened.json()["csrf_token"]
+    return http
 
 
 def test_chat_api_refuses_malformed_json(stack):
-    response = requests.post(f"{stack.console_url}/api/chat", data=b"{not json", timeout=10)
+    http = web_session(stack.console_url)
+    response = http.post(f"{stack.console_url}/api/chat", data=b"{not json", timeout=10)
     assert response.status_code == 400 and "error" in response.json()
-    response = requests.post(f"{stack.console_url}/api/chat", json={"sender": "<x>", "message": "hi"}, timeout=10)
+    response = http.post(f"{stack.console_url}/api/chat", json={"message": 42}, timeout=10)
     assert response.status_code == 400
     log = (stack.run_dir / "logs" / "console.log").read_text(errors="replace")
     assert "malformed JSON body" in log
@@ -178,7 +207,7 @@ def dead_rasa_console(stack, tmp_path_factory) -> Iterator[Service]:
 
 def test_rasa_down_gets_the_persona_apology(dead_rasa_console, browser: Browser):
     base = dead_rasa_console.health_url.rsplit("/", 1)[0]
-    response = requests.post(f"{base}/api/chat", json={"sender": "e2e-dead-rasa", "message": "你好"}, timeout=15)
+    response = web_session(base).post(f"{base}/api/chat", json={"message": "你好"}, timeout=15)
     assert response.status_code == 200
     body = response.json()
     assert body["degraded"] is True

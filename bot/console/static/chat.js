@@ -3,8 +3,9 @@
 (function () {
   "use strict";
 
-  var SENDER_KEY = "qinghe.webchat.sender";
-  var STATE_KEY = "qinghe.webchat.state.";  // + sender: history and last options
+  // The console issues the session (an HttpOnly cookie this script cannot read)
+  // and a CSRF token for it; this page never chooses who it is.
+  var STATE_KEY = "qinghe.webchat.history.";  // + the session's opaque history key
   var HISTORY_MAX = 100;
   var TIME_GAP_MS = 5 * 60 * 1000;  // WeChat shows a time stamp after a pause
   var TYPING = "对方正在输入…";
@@ -17,44 +18,48 @@
   var title = document.getElementById("title");
 
   var persona = { name: app.dataset.name || "", avatar: app.dataset.avatar || "", self_intro: "" };
-  var sender = senderId();
-  var state = loadState();
+  var session = { csrf: "", historyKey: "", refused: null };
+  var history = [];
   var lastTime = 0;
   var pending = 0;
   var queue = Promise.resolve();
   var typingRow = null;
 
-  // --- identity and local history (a reload continues the conversation) ---
+  // --- session and local history (a reload continues the conversation) ---
 
-  function randomId() {
-    var bytes = new Uint8Array(12);
-    window.crypto.getRandomValues(bytes);
-    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  // Resolves to true when a session exists; a refusal (429) keeps its messages.
+  function openSession() {
+    return fetch("/api/session", { credentials: "same-origin", cache: "no-store" })
+      .then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (data) {
+          if (response.ok && typeof data.csrf_token === "string") {
+            session.csrf = data.csrf_token;
+            session.historyKey = typeof data.history_key === "string" ? data.history_key : "";
+            session.refused = null;
+            return true;
+          }
+          session.refused = Array.isArray(data.messages) ? data.messages : null;
+          return false;
+        });
+      })
+      .catch(function () { return false; });
   }
 
-  function senderId() {
-    var id = null;
-    try { id = window.localStorage.getItem(SENDER_KEY); } catch (e) { /* storage disabled */ }
-    if (!id || !/^[A-Za-z0-9_-]{8,64}$/.test(id)) {
-      id = randomId();
-      try { window.localStorage.setItem(SENDER_KEY, id); } catch (e) { /* keep it for this page only */ }
-    }
-    return id;
-  }
-
-  function loadState() {
+  function loadHistory() {
+    if (!session.historyKey) return [];
     try {
-      var raw = JSON.parse(window.localStorage.getItem(STATE_KEY + sender) || "null");
-      if (raw && Array.isArray(raw.history)) {
-        return { history: raw.history, options: Array.isArray(raw.options) ? raw.options : [] };
-      }
+      var raw = JSON.parse(window.localStorage.getItem(STATE_KEY + session.historyKey) || "null");
+      if (raw && Array.isArray(raw.history)) return raw.history;
     } catch (e) { /* corrupt or disabled: start fresh */ }
-    return { history: [], options: [] };
+    return [];
   }
 
-  function saveState() {
-    state.history = state.history.slice(-HISTORY_MAX);
-    try { window.localStorage.setItem(STATE_KEY + sender, JSON.stringify(state)); } catch (e) { /* full */ }
+  function saveHistory() {
+    history = history.slice(-HISTORY_MAX);
+    if (!session.historyKey) return;
+    try {
+      window.localStorage.setItem(STATE_KEY + session.historyKey, JSON.stringify({ history: history }));
+    } catch (e) { /* full or disabled */ }
   }
 
   // --- rendering ---
@@ -102,6 +107,7 @@
     }
     var buttons = Array.isArray(message.buttons) ? message.buttons : [];
     if (buttons.length) {
+      // Numbered as in WeChat; the server maps a typed number or title to the option.
       var options = make("ol", "options");
       buttons.forEach(function (button, i) {
         var item = make("li");
@@ -118,8 +124,8 @@
     list.insertBefore(row, typingRow);  // the typing indicator stays last
     scrollDown();
     if (save) {
-      state.history.push({ side: side, message: message, ts: ts });
-      saveState();
+      history.push({ side: side, message: message, ts: ts });
+      saveHistory();
     }
   }
 
@@ -147,24 +153,35 @@
     return { text: "抱歉，" + persona.name + "暂时连不上，请稍后再试～" };
   }
 
-  function exchange(message) {
-    setTyping(1);
+  function postChat(message) {
     return fetch("/api/chat", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ sender: sender, message: message })
-    })
-      .then(function (response) { return response.ok ? response.json() : null; })
-      .catch(function () { return null; })
-      .then(function (data) {
-        var messages = data && Array.isArray(data.messages) ? data.messages : [apology()];
-        var options = [];
-        messages.forEach(function (m) {
-          addBubble("bot", m, Date.now(), true);
-          if (Array.isArray(m.buttons) && m.buttons.length) options = m.buttons;
-        });
-        state.options = options;  // a number typed next selects one of these
-        saveState();
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": session.csrf },
+      body: JSON.stringify({ message: message })
+    });
+  }
+
+  // Bot messages of a reply: the answer, a persona text for a refusal (429), or an apology.
+  function replyMessages(response) {
+    if (response.status === 403 && session.refused) return session.refused;  // no session to be had
+    return response.json().catch(function () { return null; }).then(function (data) {
+      var messages = data && Array.isArray(data.messages) ? data.messages : null;
+      return (response.ok || response.status === 429) && messages ? messages : [apology()];
+    });
+  }
+
+  function exchange(message) {
+    setTyping(1);
+    return postChat(message)
+      .then(function (response) {
+        if (response.status !== 403) return response;
+        // the session expired or the console restarted: get a new one, try once more
+        return openSession().then(function (ok) { return ok ? postChat(message) : response; });
+      })
+      .then(replyMessages, function () { return [apology()]; })
+      .then(function (messages) {
+        messages.forEach(function (m) { addBubble("bot", m, Date.now(), true); });
       })
       .then(function () { setTyping(-1); }, function () { setTyping(-1); });
   }
@@ -173,23 +190,10 @@
     queue = queue.then(function () { return exchange(message); });  // keep the order
   }
 
+  // A click says the option's title, as if typed; the server knows which option it is.
   function choose(button) {
     addBubble("user", { text: button.title }, Date.now(), true);
-    post(button.payload);
-  }
-
-  // "1" or an option's title selects that option, as in the WeChat channels.
-  function payloadFor(text) {
-    var typed = text.trim();
-    var options = state.options || [];
-    if (/^\d{1,2}$/.test(typed)) {
-      var picked = options[parseInt(typed, 10) - 1];
-      if (picked) return picked.payload;
-    }
-    for (var i = 0; i < options.length; i++) {
-      if (options[i].title === typed) return options[i].payload;
-    }
-    return text;
+    post(button.title);
   }
 
   function submitInput() {
@@ -198,7 +202,7 @@
     input.value = "";
     resize();
     addBubble("user", { text: text }, Date.now(), true);
-    post(payloadFor(text));
+    post(text);
     input.focus();
   }
 
@@ -220,23 +224,26 @@
 
   // --- start: replay the local history, or greet with the persona's intro ---
 
-  function start() {
+  function start(hasSession) {
     title.textContent = persona.name;
     document.title = persona.name + (persona.brand ? " · " + persona.brand : "");
-    state.history.forEach(function (entry) { addBubble(entry.side, entry.message || {}, entry.ts || 0, false); });
-    if (!state.history.length && persona.self_intro) {
+    history = loadHistory();
+    history.forEach(function (entry) { addBubble(entry.side, entry.message || {}, entry.ts || 0, false); });
+    if (!hasSession) {
+      (session.refused || [apology()]).forEach(function (m) { addBubble("bot", m, Date.now(), false); });
+    } else if (!history.length && persona.self_intro) {
       addBubble("bot", { text: persona.self_intro }, Date.now(), true);
     }
     app.classList.add("ready");
   }
 
-  fetch("/api/persona")
+  var profile = fetch("/api/persona")
     .then(function (response) { return response.ok ? response.json() : {}; })
     .catch(function () { return {}; })
-    .then(function (profile) {
+    .then(function (data) {
       ["name", "avatar", "brand", "self_intro"].forEach(function (key) {
-        if (typeof profile[key] === "string" && profile[key]) persona[key] = profile[key];
+        if (typeof data[key] === "string" && data[key]) persona[key] = data[key];
       });
-      start();
     });
+  Promise.all([profile, openSession()]).then(function (results) { start(results[1]); });
 })();
