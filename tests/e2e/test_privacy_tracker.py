@@ -8,7 +8,8 @@ import redis
 
 NAME, PHONE, TYPED_PHONE = "王小明", "13800138000", "138 0013 8000"
 ADDRESS = "浙江省杭州市西湖区文三路100号"
-RAW_FRAGMENTS = [PHONE, "0013", "文三路", "100号", NAME]
+# typed fragments with their spaces: a bare "0013" also occurs in float timestamps
+RAW_FRAGMENTS = [PHONE, TYPED_PHONE, "0013 8000", "文三路", "100号", NAME]
 
 
 def _customer_of(client: redis.Redis, sender: str) -> str:
