@@ -6,7 +6,10 @@
                                   (KEY: c123, unionid:<id>, wechat_mp:<openid>, wecom_kf:<id>…)
   campaign ID [--full]            a lottery's stock, winners and unfilled addresses
                                   (phones/addresses masked unless --full, for fulfilment)
-  coupons-load TYPE FILE          preload a coupon code pool (one code per line)
+  coupons-load TYPE FILE          preload a coupon code pool (one code per line); grants
+                                  parked on an empty pool are queued again
+  alerts [--count N]              newest ops alerts first (stream ops:alerts: e.g. an empty
+                                  coupon pool), and how many rewards wait in the grant outbox
 
 Example: REDIS_URL=redis://127.0.0.1:6399/0 .venv/actions/bin/python scripts/ops.py campaign spring_wheel
 """
@@ -98,6 +101,13 @@ async def cmd_coupons_load(client, args) -> int:
     return 0
 
 
+async def cmd_alerts(client, args) -> int:
+    entries = await client.xrevrange(store.ALERTS, count=args.count)
+    out({"alerts": [{"id": entry_id, **fields} for entry_id, fields in entries],
+         "grants_pending": await client.zcard(coupons.OUTBOX)})
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -107,6 +117,7 @@ def main(argv=None) -> int:
     p = sub.add_parser("campaign"); p.add_argument("id"); p.add_argument("--full", action="store_true")
     p.set_defaults(run=cmd_campaign)
     p = sub.add_parser("coupons-load"); p.add_argument("type"); p.add_argument("file"); p.set_defaults(run=cmd_coupons_load)
+    p = sub.add_parser("alerts"); p.add_argument("--count", type=int, default=50); p.set_defaults(run=cmd_alerts)
     args = parser.parse_args(argv)
 
     async def run() -> int:
