@@ -244,6 +244,7 @@ def kwargs_of_messages(messages, response):
 
 async def test_a_killed_lottery_coupon_grant_is_delivered_by_the_background_sweeper(redis, catalog, fake_clock, monkeypatch):
     monkeypatch.setattr(lottery._rng, "random", lambda: COUPON_RAND)
+    real_deliver = outbox.deliver
 
     async def crash(*args, **kwargs):
         raise ConnectionError("process died after the Lua step")
@@ -251,10 +252,8 @@ async def test_a_killed_lottery_coupon_grant_is_delivered_by_the_background_swee
     monkeypatch.setattr(outbox, "deliver", crash)
     messages, _ = await run(ActionLottery(), make_tracker(sender_id=WECHAT_ALICE, intent="lottery"))
     assert responses_of(messages) == ["utter_lottery_won_coupon_no_code", "utter_coupon_pending"]
-    monkeypatch.undo()
-    monkeypatch.setattr(outbox, "GRACE_S", 0)
+    monkeypatch.setattr(outbox, "deliver", real_deliver)
     await redis.zadd(coupons.OUTBOX, {gid: 0 for gid in await redis.zrange(coupons.OUTBOX, 0, -1)})  # due now
-    store.use_client(redis)
     task = background.ensure_sweeper(interval_s=0.05)
     try:
         cid = (await customer_context(make_tracker(sender_id=WECHAT_ALICE))).cid
@@ -285,3 +284,43 @@ async def test_fourteen_days_give_the_coupon_then_the_points_in_the_lua_step(red
     cid = (await customer_context(make_tracker(sender_id=WECHAT_ALICE))).cid
     assert (await customers.profile(redis, cid))["points"] == str(14 * 10 + 200)
     assert await outbox.pending(redis) == 0
+
+
+KILLED_AFTER_THE_LUA_STEP = r"""
+import asyncio, os, signal, sys
+from datetime import datetime, timezone
+from actions import outbox
+from actions.services import checkin, store
+from actions.services.catalog import catalog
+
+async def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)  # the process dies between the Lua step and the delivery
+
+async def main():
+    outbox.deliver = die
+    client = store.make_client(sys.argv[1])
+    await checkin.check_in(client, catalog(), "c1", datetime.fromisoformat(sys.argv[2]))
+
+asyncio.run(main())
+"""
+
+
+async def test_a_grant_step_killed_with_sigkill_still_delivers_the_reward_once(redis, redis_server, catalog, fake_clock):
+    import subprocess
+    import sys
+    from pathlib import Path
+    for day in range(1, 7):
+        await checkin.check_in(redis, catalog, "c1", fake_clock.set_local(f"2025-08-{day:02d}T10:00:00"))
+    day7 = fake_clock.set_local("2025-08-07T10:00:00")
+    root = Path(__file__).resolve().parents[2]
+    killed = subprocess.run([sys.executable, "-c", KILLED_AFTER_THE_LUA_STEP, redis_server.url, day7.isoformat()],
+                            cwd=root, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, timeout=60)
+    assert killed.returncode == -9
+    assert (await redis.hgetall(checkin.state_key("daily", "c1")))["streak"] == "7"
+    assert await coupons.held(redis, catalog, "c1") == [] and await outbox.pending(redis) == 1
+    assert await outbox.sweep_once(redis, catalog, fake_clock(), until=float("inf")) == 1
+    assert await outbox.sweep_once(redis, catalog, fake_clock(), until=float("inf")) == 0
+    held = await coupons.held(redis, catalog, "c1")
+    assert len(held) == 1 and held[0].code.startswith("QHC7")
+    again = await checkin.check_in(redis, catalog, "c1", day7)
+    assert again.status == "already" and len(await coupons.held(redis, catalog, "c1")) == 1
