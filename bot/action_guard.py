@@ -14,7 +14,8 @@ the action's events, so the consumer gets silence. `install()` wraps
   bot.channels.common). Slots the late call set never reach the tracker, so a
   parcel prize's text tells the customer to reply 「我的奖品」 to fill the address.
 - form validation (`validate_*`) is not wrapped: a slow validation must not turn
-  into an apology in the middle of a form.
+  into an apology in the middle of a form. Rasa's own actions (action_listen,
+  action_session_start, forms' own loop) are not RemoteActions: never wrapped.
 """
 from __future__ import annotations
 
