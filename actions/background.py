@@ -1,7 +1,7 @@
 """Background work of the action server: the grant outbox sweeper.
 
-`start(app)` / `stop(app)` are called by the action server's launcher
-(actions/server.py) around its lifetime. `ensure_sweeper()` starts the same task
+`actions/server.py` awaits `start(app)` after the server started and
+`stop(app)` before it stops, in every worker process. `ensure_sweeper()` starts the same task
 lazily from the first action on a loop, so a server started any other way
 (`python -m rasa_sdk`) sweeps too. Several processes may sweep at once:
 delivering a grant is idempotent by grant id.

@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, List, Text
 
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.base import Context, CustomerAction
-from actions.services import address, prizes
-from common.privacy import mask_address, mask_phone
+from actions.services import address, claim_vault, prizes
+from common.privacy import mask_address, mask_name, mask_phone
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,9 @@ class ActionMyPrizes(CustomerAction):
         return [SlotSet("prize_pending", True), SlotSet("claim_id", waiting[0].id)]
 
 
-class ValidatePrizeAddressForm(FormValidationAction):
+# privacy: the base class keeps each accepted value in the claim record (the
+# tracker store masks the slots), see actions/services/claim_vault.py
+class ValidatePrizeAddressForm(claim_vault.VaultedFormValidation):
     """Each check re-asks with the reason (a response per reason) by returning None."""
 
     def name(self) -> Text:
@@ -106,16 +108,19 @@ class ActionSubmitPrizeAddress(CustomerAction):
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, ctx: Context) -> List[Dict[Text, Any]]:
         fields = {slot: str(tracker.get_slot(slot) or "") for slot in ADDRESS_SLOTS}
         claim_id = str(tracker.get_slot("claim_id") or "")
-        saved = await prizes.save_address(ctx.redis, ctx.cid, claim_id, fields, ctx.now)
+        # privacy: slots arrive masked after a turn; the raw values are the claim's drafts
+        fields = await claim_vault.raw_fields(ctx.redis, claim_id, fields)
+        saved = fields is not None and await prizes.save_address(ctx.redis, ctx.cid, claim_id, fields, ctx.now)
         if not saved:  # stale or foreign claim id: never write someone else's prize
             logger.warning("Address for claim %s refused for customer %s", claim_id, ctx.cid)
             dispatcher.utter_message(response="utter_prize_address_failed")
             return _reset()
+        await claim_vault.clear(ctx.redis, claim_id)  # privacy: drafts served their turn
         shown_address = mask_address(fields["address_province"] + fields["address_city"] + fields["address_detail"])
         logger.info("Claim %s address saved: %s %s", claim_id, mask_phone(fields["recipient_phone"]), shown_address)
         claim = await prizes.get(ctx.redis, claim_id)
         dispatcher.utter_message(response="utter_prize_address_saved", prize=claim.prize_name(ctx.catalog),
-                                 name=fields["recipient_name"], phone=mask_phone(fields["recipient_phone"]),
+                                 name=mask_name(fields["recipient_name"]), phone=mask_phone(fields["recipient_phone"]),
                                  address=shown_address)
         waiting = [c for c in await prizes.of_customer(ctx.redis, ctx.cid) if c.status == prizes.AWAITING_ADDRESS]
         if waiting:

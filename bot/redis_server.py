@@ -59,7 +59,8 @@ class RedisServer:
         args = [
             find_redis_server(),
             "--port", str(self.port),
-            "--bind", "127.0.0.1",
+            "--bind", "127.0.0.1",  # loopback only; nothing outside this machine talks to it
+            "--protected-mode", "yes",
             "--dir", str(self.data_dir),
             "--appendonly", "yes" if appendonly else "no",
             "--save", "",

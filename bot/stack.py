@@ -2,10 +2,15 @@
 
 Used by `make run` (scripts/run.py) and by the end-to-end tests, so both run
 exactly the same commands. Stdlib only.
+
+Every process listens on loopback unless its *_HOST says otherwise
+(CONTRACTS §2, docs/deploy.md); Rasa calls the action server with
+ACTIONS_TOKEN, which the action server requires.
 """
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -22,6 +27,30 @@ from bot.redis_server import RedisServer
 ROOT = Path(__file__).resolve().parent.parent
 RASA_PY = ROOT / ".venv" / "rasa" / "bin" / "python"
 ACTIONS_PY = ROOT / ".venv" / "actions" / "bin" / "python"
+LOOPBACK = "127.0.0.1"
+
+
+def env_host(name: str) -> str:
+    """The address a process listens on: $<name>, else loopback."""
+    return os.environ.get(name) or LOOPBACK
+
+
+def client_host(host: str) -> str:
+    """How a client on this machine reaches a server listening on `host` (for URLs)."""
+    if host in ("", "0.0.0.0"):
+        return LOOPBACK
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+# Secrets a Stack hands its processes when none is configured: one per Python
+# process, so two Stacks in one test session (sharing an action server) agree.
+_GENERATED = {name: secrets.token_hex(16) for name in ("ACTIONS_TOKEN", "CONSOLE_OPS_TOKEN", "CONSOLE_SESSION_SECRET")}
+
+
+def secret(name: str) -> str:
+    return os.environ.get(name) or _GENERATED[name]
 
 
 def redis_env(redis_url: str) -> Dict[str, str]:
@@ -94,12 +123,13 @@ class Service:
         self.process = None
 
 
-def stand_in_service(port: int, run_dir: Path) -> Service:
+def stand_in_service(port: int, run_dir: Path, host: Optional[str] = None) -> Service:
     """The local WeChat/WeCom API stand-in (demo mode and tests)."""
+    host = host or env_host("STAND_IN_HOST")
     return Service(
         "stand_in",
-        [str(RASA_PY), "-m", "bot.stand_in", "--port", str(port)],
-        f"http://127.0.0.1:{port}/_stand_in/health",
+        [str(RASA_PY), "-m", "bot.stand_in", "--host", host, "--port", str(port)],
+        f"http://{client_host(host)}:{port}/_stand_in/health",
         run_dir / "logs" / "stand_in.log",
     )
 
@@ -115,16 +145,29 @@ class Stack:
     redis_url: Optional[str] = None  # None: start our own redis-server
     persona: str = "qiqi"
     extra_env: Dict[str, str] = field(default_factory=dict)
+    # listen addresses (CONTRACTS §2): loopback unless the environment says otherwise
+    rasa_host: str = field(default_factory=lambda: env_host("RASA_HOST"))
+    actions_host: str = field(default_factory=lambda: env_host("ACTIONS_HOST"))
+    console_host: str = field(default_factory=lambda: env_host("CONSOLE_HOST"))
+    stand_in_host: str = field(default_factory=lambda: env_host("STAND_IN_HOST"))
+    # secrets: the environment's (.env), else generated for this Python process
+    actions_token: str = field(default_factory=lambda: secret("ACTIONS_TOKEN"))
+    console_ops_token: str = field(default_factory=lambda: secret("CONSOLE_OPS_TOKEN"))
+    console_session_secret: str = field(default_factory=lambda: secret("CONSOLE_SESSION_SECRET"))
     redis: Optional[RedisServer] = None
     services: Dict[str, Service] = field(default_factory=dict)
 
     @property
     def rasa_url(self) -> str:
-        return f"http://127.0.0.1:{self.rasa_port}"
+        return f"http://{client_host(self.rasa_host)}:{self.rasa_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://{client_host(self.actions_host)}:{self.actions_port}"
 
     @property
     def console_url(self) -> str:
-        return f"http://127.0.0.1:{self.console_port}"
+        return f"http://{client_host(self.console_host)}:{self.console_port}"
 
     def env(self) -> Dict[str, str]:
         assert self.redis_url, "start Redis first"
@@ -135,8 +178,11 @@ class Stack:
             "PERSONA": self.persona,
             "RASA_TOKEN": self.rasa_token,
             "RASA_URL": self.rasa_url,
-            "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.actions_port}/webhook",
+            "ACTION_ENDPOINT_URL": f"{self.actions_url}/webhook",
+            "ACTIONS_TOKEN": self.actions_token,  # endpoints.yml sends it, actions.server requires it
             "CONSOLE_PORT": str(self.console_port),
+            "CONSOLE_OPS_TOKEN": self.console_ops_token,
+            "CONSOLE_SESSION_SECRET": self.console_session_secret,
             "TF_CPP_MIN_LOG_LEVEL": "3",
             "PYTHONPATH": str(ROOT),
             # the FAQ embedding model trained with this Rasa model, unless one is chosen
@@ -152,8 +198,11 @@ class Stack:
     def actions_service(self) -> Service:
         return Service(
             "actions",
-            [str(ACTIONS_PY), "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.actions_port)],
-            f"http://127.0.0.1:{self.actions_port}/health",
+            [
+                str(ACTIONS_PY), "-m", "actions.server", "--actions", "actions",
+                "--host", self.actions_host, "--port", str(self.actions_port),
+            ],
+            f"{self.actions_url}/health",
             self.run_dir / "logs" / "actions.log",
         )
 
@@ -164,24 +213,24 @@ class Stack:
                 str(RASA_PY), "-m", "bot.serve", "run",
                 "--model", str(self.model),
                 "--enable-api", "--auth-token", self.rasa_token,
-                "--port", str(self.rasa_port),
+                "--interface", self.rasa_host, "--port", str(self.rasa_port),
                 "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
-                "--cors", "*",
+                # no --cors: browsers reach Rasa only through the console (same origin)
             ],
-            f"http://127.0.0.1:{self.rasa_port}/",
+            f"{self.rasa_url}/",
             self.run_dir / "logs" / "rasa.log",
         )
 
     def console_service(self) -> Service:
         return Service(
             "console",
-            [str(RASA_PY), "-m", "bot.console", "--port", str(self.console_port)],
-            f"http://127.0.0.1:{self.console_port}/healthz",
+            [str(RASA_PY), "-m", "bot.console", "--host", self.console_host, "--port", str(self.console_port)],
+            f"{self.console_url}/healthz",
             self.run_dir / "logs" / "console.log",
         )
 
     def stand_in_service(self, port: int) -> Service:
-        return stand_in_service(port, self.run_dir)
+        return stand_in_service(port, self.run_dir, self.stand_in_host)
 
     def start_service(self, service: Service, timeout_s: float = 120) -> Service:
         self.services[service.name] = service.start(self.env())

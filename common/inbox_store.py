@@ -2,7 +2,9 @@
 
 Depends only on redis-py (asyncio, decode_responses=True), so the console and
 the CLI use it without torch. Messages are grouped when recorded
-(actions/faq/inbox.py), with the embedding model. Keys (docs/redis-schema.md):
+(actions/faq/inbox.py), with the embedding model; their text is stored through
+common.privacy.mask_text (no raw phone number or address in the inbox).
+Keys (docs/redis-schema.md):
 
     faq:inbox:stream            stream   every fallback / low-confidence message (capped)
     faq:inbox:group:seq         string   last group id

@@ -6,7 +6,8 @@ takes 50–300 ms like a Rasa turn, with the API stand-in and a private Redis.
 Prints one JSON object per benchmark on stdout:
 ack latency p50/p99 (ms), missed 5-second deadlines, and for 公众号 how many
 answers went passive vs. through 客服消息, for 微信客服 the time until all
-replies were sent.
+replies were sent; and a flood: the answer latency of 20 calm customers while
+one customer floods 100 messages at once, against the same 20 alone.
 
     .venv/rasa/bin/python scripts/bench_channels.py [--users 200]
 """
@@ -104,6 +105,27 @@ async def bench_kf(url: str, stand_in: str, users: int) -> Dict[str, object]:
                    all_replies_s=round(time.perf_counter() - started, 2))
 
 
+async def bench_mp_flood(url: str, calm_users: int = 20, flood: int = 100) -> Dict[str, object]:
+    """Calm customers' callback latency (Rasa turn included) alone, then beside one flooder."""
+    sim = WeChatSimulator(url, h.MP_TOKEN, h.MP_AES, h.MP_APPID, "safe")
+
+    async def calm_round(tag: str, with_flood: bool) -> List[float]:
+        calm = [sim.build(sim.text(f"oCALM{tag}{n:03d}", f"你好{n}")) for n in range(calm_users)]
+        noise = [sim.build(sim.text(f"oFLOOD{tag}", f"刷屏{n}")) for n in range(flood)] if with_flood else []
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+            results = await asyncio.gather(*(post_timed(session, url, p, b) for p, b in calm + noise))
+        return list(results[:calm_users])
+
+    alone = await calm_round("A", False)
+    beside = await calm_round("B", True)
+    ok = lambda xs: [x for x in xs if x != float("inf")]  # noqa: E731
+    return {"benchmark": "channels_wechat_mp_flood", "calm_users": calm_users, "flood_messages": flood,
+            "calm_alone_p50_ms": round(statistics.median(ok(alone)) * 1000, 1) if ok(alone) else None,
+            "calm_beside_flood_p50_ms": round(statistics.median(ok(beside)) * 1000, 1) if ok(beside) else None,
+            "calm_beside_flood_p99_ms": round(percentile(ok(beside), 0.99) * 1000, 1) if ok(beside) else None,
+            "calm_missed_deadlines": sum(1 for x in beside if x > DEADLINE_S)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=200)
@@ -118,13 +140,14 @@ def main() -> None:
                            f"http://127.0.0.1:{stand_port}/_stand_in/health", run_dir / "stand_in.log"))
         stand_in = f"http://127.0.0.1:{stand_port}"
         app = app_env(redis.url, stand_in, run_dir, HANDLER_DELAY_MIN_S="0.05", HANDLER_DELAY_MAX_S="0.3",
-                      WECHAT_PASSIVE_BUDGET_S="4.0")
+                      WECHAT_PASSIVE_BUDGET_S="4.0", FLOOD_MAX_MESSAGES="20", FLOOD_WINDOW_S="10")
         procs.append(start([sys.executable, "tests/channels/channel_app.py", "--port", str(app_port)], app,
                            f"http://127.0.0.1:{app_port}/health", run_dir / "app.log"))
         base = f"http://127.0.0.1:{app_port}/webhooks"
         print(json.dumps(asyncio.run(bench_mp(f"{base}/wechat_mp/webhook", stand_in, args.users)), ensure_ascii=False), flush=True)
         requests.post(f"{stand_in}/_stand_in/reset", timeout=5)
         print(json.dumps(asyncio.run(bench_kf(f"{base}/wecom_kf/webhook", stand_in, args.users)), ensure_ascii=False), flush=True)
+        print(json.dumps(asyncio.run(bench_mp_flood(f"{base}/wechat_mp/webhook")), ensure_ascii=False), flush=True)
     finally:
         for proc in procs:
             proc.terminate()

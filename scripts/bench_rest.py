@@ -52,6 +52,8 @@ def main() -> None:
         stack = Stack(
             model=ensure_current_model(), rasa_port=free_port(), actions_port=free_port(),
             console_port=free_port(), rasa_token=secrets.token_hex(8), run_dir=Path(run_dir),
+            # 30 messages from one user measure Rasa, not the flood limit (bench_channels covers that).
+            extra_env={"FLOOD_MAX_MESSAGES": "0"},
         )
         try:
             stack.start(redis_port=free_port(), with_console=False)

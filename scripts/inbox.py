@@ -6,6 +6,14 @@
     python scripts/inbox.py recent [--limit 20]
 
 Redis: $REDIS_URL, else the embedded `make run` Redis (127.0.0.1:$EMBEDDED_REDIS_PORT, 6399).
+This CLI talks to Redis directly (so it runs where Redis is reachable, no token).
+
+The same inbox over HTTP is the console's ops API (bot/console/inbox_api.py):
+
+    curl -H "Authorization: Bearer $CONSOLE_OPS_TOKEN" http://127.0.0.1:8000/api/inbox/groups
+
+CONSOLE_OPS_TOKEN is its own secret in .env (not RASA_TOKEN) and goes in the
+header only: `?token=` is refused.
 """
 from __future__ import annotations
 
@@ -19,10 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import redis.asyncio as aioredis  # noqa: E402
-
 from common import inbox_store  # noqa: E402
 from common.dotenv import load_dotenv  # noqa: E402
+from actions.services.store import make_client as store_client  # noqa: E402
 
 
 def redis_url() -> str:
@@ -42,7 +49,7 @@ def print_group(group: dict, verbose: bool = False) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
-    client = aioredis.from_url(redis_url(), decode_responses=True, socket_connect_timeout=2)
+    client = store_client(redis_url())
     try:
         if args.command == "list":
             listing = await inbox_store.list_groups(client, args.status, args.limit, samples=3)

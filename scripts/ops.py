@@ -10,6 +10,10 @@
                                   parked on an empty pool are queued again
   alerts [--count N]              newest ops alerts first (stream ops:alerts: e.g. an empty
                                   coupon pool), and how many rewards wait in the grant outbox
+  erase KEY [--dry-run]           delete one customer's data everywhere (profile, tags,
+                                  coupons, claims, check-in/lottery state, inbox rows,
+                                  Rasa trackers); reports counts per kind (see
+                                  actions/services/erasure.py); --dry-run only counts
 
 Example: REDIS_URL=redis://127.0.0.1:6399/0 .venv/actions/bin/python scripts/ops.py campaign spring_wheel
 """
@@ -24,7 +28,7 @@ from typing import Any, Dict, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actions.services import coupons, customers, lottery, prizes, store, tag_import, tags  # noqa: E402
+from actions.services import coupons, customers, erasure, lottery, prizes, store, tag_import, tags  # noqa: E402
 from actions.services.catalog import catalog  # noqa: E402
 from actions.services.clock import utc_now  # noqa: E402
 from common.privacy import mask_address, mask_phone  # noqa: E402
@@ -108,6 +112,15 @@ async def cmd_alerts(client, args) -> int:
     return 0
 
 
+async def cmd_erase(client, args) -> int:
+    cid = await find_customer(client, args.key)
+    if not cid:
+        print(f"no customer for {args.key}", file=sys.stderr)
+        return 1
+    out(await erasure.erase(client, cid, dry_run=args.dry_run))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,6 +131,8 @@ def main(argv=None) -> int:
     p.set_defaults(run=cmd_campaign)
     p = sub.add_parser("coupons-load"); p.add_argument("type"); p.add_argument("file"); p.set_defaults(run=cmd_coupons_load)
     p = sub.add_parser("alerts"); p.add_argument("--count", type=int, default=50); p.set_defaults(run=cmd_alerts)
+    p = sub.add_parser("erase"); p.add_argument("key"); p.add_argument("--dry-run", action="store_true")
+    p.set_defaults(run=cmd_erase)
     args = parser.parse_args(argv)
 
     async def run() -> int:

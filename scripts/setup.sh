@@ -49,8 +49,21 @@ if [ "${WITH_BROWSER:-0}" = "1" ] && { ! command -v chromium >/dev/null || ! fc-
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-wqy-microhei fonts-noto-color-emoji >/dev/null
 fi
 
-# RASA_TOKEN is generated once into .env (git-ignored).
-if ! grep -qs '^RASA_TOKEN=' .env; then
-  echo "RASA_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >> .env
-  echo "==> generated RASA_TOKEN into .env"
-fi
+# Secrets are generated once into .env (git-ignored, mode 600): a missing or
+# empty value gets a random one; a set value is never replaced (rotation: docs/deploy.md).
+#   RASA_TOKEN              Rasa's HTTP API (console, make shell, tools)
+#   ACTIONS_TOKEN           Rasa -> action server (endpoints.yml sends it)
+#   CONSOLE_OPS_TOKEN       the console's ops API
+#   CONSOLE_SESSION_SECRET  signs the web chat's sessions
+touch .env && chmod 600 .env
+for name in RASA_TOKEN ACTIONS_TOKEN CONSOLE_OPS_TOKEN CONSOLE_SESSION_SECRET; do
+  grep -qs "^$name=." .env && continue
+  value=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  if grep -qs "^$name=\s*$" .env; then
+    sed -i "s/^$name=\s*$/$name=$value/" .env
+  else
+    [ -z "$(tail -c 1 .env)" ] || echo >> .env  # keep KEY=VALUE on its own line
+    echo "$name=$value" >> .env
+  fi
+  echo "==> generated $name into .env"
+done

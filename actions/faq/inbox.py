@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
 from common import inbox_store as keys
+from common.privacy import mask_text
 from actions.faq.settings import FaqSettings
 
 
@@ -63,7 +64,10 @@ async def _evict_smallest(client) -> None:
 
 
 async def record(client, entry: InboxEntry, vector: Optional[np.ndarray], settings: FaqSettings) -> str:
-    """Append to the stream and count the message in its group; returns the group id."""
+    """Append to the stream and count the message in its group; returns the group id.
+    The text is stored masked (phone numbers, addresses, …): the inbox is read by
+    ops and kept without TTL. The vector was computed by the caller on the raw text."""
+    entry = replace(entry, text=mask_text(entry.text))
     ts = entry.ts or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     gid = await _closest_group(client, vector, settings.group_threshold)
     if gid is None:

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
+
+from common import redis_settings
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 PREFIX = "cust:"  # customers: identities, profile, tags, coupons, claims
@@ -24,16 +25,12 @@ _override: Optional[aioredis.Redis] = None
 
 
 def redis_url() -> str:
-    return os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    return redis_settings.redis_url()
 
 
 def make_client(url: Optional[str] = None) -> aioredis.Redis:
-    # Short time-outs: an action must answer inside WeChat's 5 s, so a dead Redis
-    # has to fail fast into the persona's apology.
-    return aioredis.Redis.from_url(
-        url or redis_url(), decode_responses=True, socket_timeout=2, socket_connect_timeout=1,
-        health_check_interval=30,
-    )
+    """A new client (scripts and tests that own it); time-outs from common.redis_settings."""
+    return aioredis.Redis.from_url(redis_settings.redis_url(url), **redis_settings.client_options())
 
 
 def get_client() -> aioredis.Redis:

@@ -15,7 +15,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, U
 
 from bot.action_guard import deliver_late_results
 from bot.channels import options
-
+from bot.flood import Verdict, sender_limiter
 from bot.input_guard import guard
 from bot.persona import system_text
 from common.privacy import mask_id
@@ -38,6 +38,8 @@ async def handle_user_text(
     menu_id: Optional[str] = None,
 ) -> bool:
     """Process one consumer message; returns False if the apology was sent instead."""
+    if not await flood_gate(output_channel, sender_id, input_channel):
+        return True
     metadata = dict(metadata or {})
     message_text = await _selected_option(input_channel, sender_id, text, menu_id)
     if message_text is not None:
@@ -64,6 +66,18 @@ async def handle_user_text(
     if isinstance(output_channel, CollectingOutputChannel):
         await _remember_options(input_channel, sender_id, output_channel.messages)
     return True
+
+
+async def flood_gate(output_channel: OutputChannel, sender_id: str, input_channel: str) -> bool:
+    """False when the sender is over the flood limit: the first such message gets
+    one persona reply, later ones nothing; neither reaches NLU."""
+    verdict = await sender_limiter().hit(get_redis(), sender_id)
+    if verdict is Verdict.ALLOW:
+        return True
+    if verdict is Verdict.NOTICE:
+        logger.warning("Flood limit: %s on %s throttled.", mask_id(sender_id), input_channel)
+        await output_channel.send_text_message(sender_id, system_text("throttled"))
+    return False
 
 
 # Options are a convenience: a Redis hiccup must never lose the message.

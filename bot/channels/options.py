@@ -8,14 +8,21 @@ message here, from any process. A payload resolved this way is trusted even
 when it carries entities (`/faq_choice{"faq_key": "x"}`), because the bot
 offered it; typed `/intent{…}` text that was not offered goes through the
 input guard. A reply without buttons forgets them: "2" then means 2.
+
+A 微信客服 `msgmenu` can be clicked long after newer options were offered, so
+its item ids name the option, not its position: `m<token>.<n>`, where the
+token keys the menu's own options in Redis (`remember_menu`). A click resolves
+to exactly the option it showed, or to nothing once the menu expired.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import redis.asyncio as aioredis
 
@@ -87,7 +94,45 @@ def select(options: Sequence[Option], text: Optional[str], menu_id: Optional[str
 
 async def resolve(redis: aioredis.Redis, channel: str, user: str, text: Optional[str],
                   menu_id: Optional[str] = None) -> Optional[str]:
+    if parse_menu_item_id(menu_id):
+        return await resolve_menu_item(redis, channel, user, menu_id)
     raw = await redis.get(_key(channel, user))
     if not raw:
         return None
     return select([Option(t, p) for t, p in json.loads(raw)], text, menu_id)
+
+
+_MENU_ITEM_ID = re.compile(r"^m([0-9a-f]{12})\.([0-9]{1,2})$")
+
+
+def _menu_key(channel: str, token: str) -> str:
+    return f"opt:menu:{channel}:{token}"
+
+
+def parse_menu_item_id(menu_id: Optional[str]) -> Optional[Tuple[str, int]]:
+    """(menu token, 1-based index) of an id made by `remember_menu`, else None."""
+    match = _MENU_ITEM_ID.match(menu_id or "")
+    return (match.group(1), int(match.group(2))) if match else None
+
+
+async def remember_menu(redis: aioredis.Redis, channel: str, user: str, options: Sequence[Option]) -> List[str]:
+    """Store one menu's options under a fresh token; returns the item ids to send, in order."""
+    token = secrets.token_hex(6)
+    data = json.dumps({"user": user, "options": [[o.title, o.payload] for o in options]}, ensure_ascii=False)
+    await redis.set(_menu_key(channel, token), data, ex=ttl_s())
+    return [f"m{token}.{n}" for n in range(1, len(options) + 1)]
+
+
+async def resolve_menu_item(redis: aioredis.Redis, channel: str, user: str, menu_id: Optional[str]) -> Optional[str]:
+    """The payload of the clicked item of that very menu; None if unknown, expired or another user's."""
+    parsed = parse_menu_item_id(menu_id)
+    if not parsed:
+        return None
+    raw = await redis.get(_menu_key(channel, parsed[0]))
+    if not raw:
+        return None
+    data = json.loads(raw)
+    items = data.get("options") or []
+    if data.get("user") != user or not 1 <= parsed[1] <= len(items):
+        return None
+    return str(items[parsed[1] - 1][1])

@@ -1,7 +1,12 @@
 """公众号 (WeChat Official Account) channel: /webhooks/wechat_mp/webhook.
 
-Plaintext, compatible and safe (AES) modes. The answer goes back as the
-passive reply when Rasa is done within WECHAT_PASSIVE_BUDGET_S, otherwise the
+Plaintext, compatible and safe (AES) modes; with WECHAT_MP_AES_KEY set only
+encrypted callbacks are accepted (the plain signature does not cover the
+body), and a (timestamp, nonce) seen with another body is refused
+(bot.wechat.nonce). Rasa sees `wechat_mp:<openid>` with the unionid WeChat
+reports (bot.wechat.mp_unionid) in the metadata; sends use the openid.
+
+The answer goes back as the passive reply when Rasa is done within WECHAT_PASSIVE_BUDGET_S, otherwise the
 callback is acknowledged with `success` and the answer goes through 客服消息
 (message/custom/send); 45015/45047 refusals are recorded, never raised.
 """
@@ -17,16 +22,18 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from common import sender
 from common.privacy import mask_id
-from bot.wechat import dedup, glue, menu, texts
+from bot.wechat import dedup, glue, menu, mp_unionid, texts
 from bot.wechat.api import ApiError, HttpJson, MPClient
 from bot.wechat.callback_auth import AesEnvelope, Forbidden, check_plain_signature, check_timestamp, query_params
 from bot.wechat.creds import missing, pick
-from bot.wechat.outgoing import Reply
+from bot.wechat.ip_gate import ip_refusal
+from bot.wechat.nonce import check_nonce
 from bot.wechat.passive import PassiveSlot
 from bot.redis_conn import get_redis
 from bot.wechat.settings import dedup_ttl_s, max_body_bytes, passive_budget_s, wechat_api_base
-from bot.wechat.turn import run_turn
+from bot.wechat.turn import direct_reply, run_turn
 from bot.wechat.undeliverable import record_undeliverable
 from bot.wechat.xmlmsg import BadXml, parse_xml, text_reply_xml
 
@@ -120,6 +127,9 @@ class WeChatMPInput(InputChannel):
 
         @hook.route("/webhook", methods=["GET"])
         async def verify(request: Request) -> HTTPResponse:
+            refusal = await ip_refusal(request, CHANNEL)
+            if refusal is not None:
+                return refusal
             if self.missing:
                 return glue.not_configured(CHANNEL, ", ".join(self.missing))
             params = query_params(request.args)
@@ -132,6 +142,9 @@ class WeChatMPInput(InputChannel):
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            refusal = await ip_refusal(request, CHANNEL)
+            if refusal is not None:
+                return refusal
             if self.missing:
                 return glue.not_configured(CHANNEL, ", ".join(self.missing))
             params = query_params(request.args)
@@ -142,6 +155,9 @@ class WeChatMPInput(InputChannel):
             try:
                 check_timestamp(params.get("timestamp"))
                 check_plain_signature(self.token, params)
+                if self.envelope is not None and not encrypted:
+                    raise Forbidden("plaintext callback but WECHAT_MP_AES_KEY is set (set the 公众号's "
+                                    "消息加解密方式 to 安全模式, or clear the key)")
                 outer = parse_xml(body)
                 if encrypted:
                     if self.envelope is None:
@@ -149,6 +165,7 @@ class WeChatMPInput(InputChannel):
                     message = parse_xml(self.envelope.decrypt(params, str(outer.get("Encrypt") or "")))
                 else:
                     message = outer
+                await check_nonce(get_redis(), CHANNEL, params, body)
             except Forbidden as error:
                 return glue.forbidden(CHANNEL, str(error))
             except BadXml as error:
@@ -202,9 +219,11 @@ class WeChatMPInput(InputChannel):
         redis = get_redis()
         try:
             if job.text is not None:
-                reply = await run_turn(on_new_message, CHANNEL, job.openid, job.text, job.metadata)
+                unionid = await mp_unionid.unionid_for(self._client(), redis, job.openid)
+                metadata = {**job.metadata, "unionid": unionid} if unionid else job.metadata
+                reply = await run_turn(on_new_message, CHANNEL, sender.make(CHANNEL, job.openid), job.text, metadata)
             else:
-                reply = Reply(job.direct or "")
+                reply = await direct_reply(CHANNEL, sender.make(CHANNEL, job.openid), job.direct or "")
             parts = reply.parts()
             if len(parts) == 1 and not await _retried(redis, key) and slot.offer(parts[0]):
                 return

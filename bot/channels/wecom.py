@@ -1,7 +1,8 @@
 """WeCom self-built app (企业微信自建应用) for guides: /webhooks/wecom/webhook.
 
 Guides write to the app in WeCom; the callback is acknowledged at once and
-the answer goes out with message/send (no passive reply: guides' questions
+the answer goes out with message/send to the userid (Rasa sees
+`wecom:<userid>`; no passive reply: guides' questions
 may take longer, and ordering across parts is simpler with one path).
 """
 from __future__ import annotations
@@ -11,14 +12,14 @@ from typing import Any, Dict, Optional, Text
 
 from sanic.response import HTTPResponse
 
+from common import sender
 from common.privacy import mask_id
 from bot.wechat import dedup, glue, texts
 from bot.wechat.api import ApiError, HttpJson, WeComAppClient
 from bot.wechat.creds import missing, pick
-from bot.wechat.outgoing import Reply
 from bot.redis_conn import get_redis
 from bot.wechat.settings import dedup_ttl_s, wecom_api_base
-from bot.wechat.turn import run_turn
+from bot.wechat.turn import direct_reply, run_turn
 from bot.wechat.undeliverable import record_undeliverable
 from bot.wechat.wecom_callback import OnNewMessage, WeComCallbackChannel
 
@@ -77,9 +78,10 @@ class WeComInput(WeComCallbackChannel):
         try:
             if str(message.get("MsgType")) == "text":
                 meta = {"role": "guide", "agent_id": str(message.get("AgentID") or ""), "msg_type": "text"}
-                reply = await run_turn(on_new_message, CHANNEL, userid, str(message.get("Content") or ""), meta)
+                reply = await run_turn(on_new_message, CHANNEL, sender.make(CHANNEL, userid),
+                                       str(message.get("Content") or ""), meta)
             else:
-                reply = Reply(texts.persona_text(texts.MEDIA_ACK))
+                reply = await direct_reply(CHANNEL, sender.make(CHANNEL, userid), texts.persona_text(texts.MEDIA_ACK))
             client = self._client()
             parts = reply.parts()
             for index, part in enumerate(parts):

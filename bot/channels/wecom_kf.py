@@ -2,25 +2,33 @@
 
 The callback (AES, corp id) only announces `kf_msg_or_event`; it is
 acknowledged at once and the messages are pulled with kf/sync_msg
-(bot.wechat.kf_sync). Customer messages (origin 3) go to Rasa; answers go out
-with kf/send_msg (text, or `msgmenu` for options); `enter_session` gets the
-persona welcome through kf/send_msg_on_event.
+(bot.wechat.kf_sync). Customer messages (origin 3) go to Rasa as
+`wecom_kf:<external_userid>`, with the unionid WeCom reports for that customer
+(kf/customer/batchget, once per customer, cached) in the metadata; answers go
+out to the raw external_userid with kf/send_msg (text, or `msgmenu` for
+options, whose item ids name the option); `enter_session` gets the persona
+welcome through kf/send_msg_on_event. A click on an expired menu gets an
+honest persona reply, not an NLU guess.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any, Dict, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from sanic.response import HTTPResponse
 
+from common import sender
 from common.privacy import mask_id
+from bot.channels import options
+from bot.persona import system_text
 from bot.wechat import glue, menu, texts
 from bot.wechat.api import ApiError, HttpJson, KFClient
 from bot.wechat.creds import missing, pick
 from bot.wechat.kf_sync import KFSyncer
 from bot.wechat.outgoing import Reply
 from bot.redis_conn import get_redis
-from bot.wechat.settings import wecom_api_base
+from bot.wechat.settings import env_float, wecom_api_base
 from bot.wechat.split import split_text, utf8_len
 from bot.wechat.turn import run_turn
 from bot.wechat.undeliverable import record_undeliverable
@@ -35,6 +43,13 @@ _HTTP = HttpJson()
 MENU_MAX_ITEMS = 10
 MENU_ITEM_BYTES = 128
 MENU_HEAD_BYTES = 1024
+
+NO_UNIONID = "none"  # cached answer for a customer WeCom reports without a unionid
+
+
+def customer_key(external_userid: str) -> str:
+    return f"wx:kf:unionid:{external_userid}"
+
 
 MEDIA_REPLIES = {"image": texts.IMAGE_ACK, "voice": texts.VOICE_UNCLEAR, "video": texts.MEDIA_ACK,
                  "file": texts.MEDIA_ACK}
@@ -88,12 +103,19 @@ class WeComKFInput(WeComCallbackChannel):
         if msg.get("origin") != 3:
             return  # servicer (5) and system messages are not consumer input
         user = str(msg.get("external_userid") or "")
+        sender_id = sender.make(CHANNEL, user)
         open_kfid = str(msg.get("open_kfid") or "")
-        meta = {"open_kfid": open_kfid, "msgid": msg.get("msgid"), "msg_type": msgtype}
+        meta = {"open_kfid": open_kfid, "msgid": msg.get("msgid"), "msg_type": msgtype,
+                **await self.identity(user)}
         if msgtype == "text":
             text = msg.get("text") or {}
-            reply = await run_turn(on_new_message, CHANNEL, user, str(text.get("content") or ""), meta,
-                                   menu_id=str(text.get("menu_id") or "") or None)
+            menu_id = str(text.get("menu_id") or "") or None
+            if menu_id and not await self._menu_item_known(sender_id, menu_id):
+                logger.info("wecom_kf: %s clicked an expired or unknown menu item.", mask_id(user))
+                reply = Reply(system_text("stale_option"))
+            else:
+                reply = await run_turn(on_new_message, CHANNEL, sender_id, str(text.get("content") or ""), meta,
+                                       menu_id=menu_id)
         elif msgtype == "location":
             location = msg.get("location") or {}
             label = str(location.get("address") or location.get("name") or "")
@@ -103,6 +125,36 @@ class WeComKFInput(WeComCallbackChannel):
         else:
             reply = Reply(texts.persona_text(MEDIA_REPLIES.get(msgtype, texts.MEDIA_ACK)))
         await self.deliver(user, open_kfid, reply)
+
+    async def _menu_item_known(self, sender_id: str, menu_id: str) -> bool:
+        """False for a click on an expired, unknown or position-only (pre-token) menu item."""
+        try:
+            return await options.resolve_menu_item(get_redis(), CHANNEL, sender_id, menu_id) is not None
+        except Exception as error:  # Redis hiccup: let the turn go on with the clicked text
+            logger.warning("wecom_kf: could not read a menu (%s).", type(error).__name__)
+            return True
+
+    async def identity(self, user: str) -> Dict[str, str]:
+        """{"unionid": …} as WeCom reports it (batchget once per customer, cached); {} if none or unknown.
+
+        Trusted because it comes from WeCom, never from the message; a failure or a
+        slow API only leaves it out (retried on the customer's next message)."""
+        redis = get_redis()
+        try:
+            cached = await redis.get(customer_key(user))
+            if cached is None:
+                timeout_s = env_float("WECOM_KF_BATCHGET_TIMEOUT_S", 2.0)
+                answer = await asyncio.wait_for(self.client().batchget_customers([user]), timeout_s)
+                found = [c for c in answer.get("customer_list") or [] if c.get("external_userid") == user]
+                cached = str(found[0].get("unionid") or "") if found else ""
+                ttl = env_float("WECOM_KF_UNIONID_TTL_S", 30 * 86400.0) if cached else \
+                    env_float("WECOM_KF_NO_UNIONID_TTL_S", 86400.0)
+                await redis.set(customer_key(user), cached or NO_UNIONID, ex=int(ttl))
+        except Exception as error:
+            logger.warning("wecom_kf: no unionid for %s this time (%s: %s).", mask_id(user),
+                           type(error).__name__, error if isinstance(error, ApiError) else "")
+            return {}
+        return {"unionid": cached} if cached and cached != NO_UNIONID else {}
 
     async def _handle_event(self, on_new_message: OnNewMessage, event: Dict[str, Any]) -> None:
         kind = str(event.get("event_type") or "")
@@ -114,8 +166,9 @@ class WeComKFInput(WeComCallbackChannel):
                 logger.info("wecom_kf: %s entered without a welcome_code; no welcome sent.", mask_id(user))
                 return
             meta = {"open_kfid": open_kfid, "wechat_event": "enter_session", "scene": event.get("scene", ""),
-                    "scene_param": event.get("scene_param", "")}
-            reply = await run_turn(on_new_message, CHANNEL, user, menu.intent_for_event("enter_session"), meta)
+                    "scene_param": event.get("scene_param", ""), **await self.identity(user)}
+            reply = await run_turn(on_new_message, CHANNEL, sender.make(CHANNEL, user),
+                                   menu.intent_for_event("enter_session"), meta)
             parts = reply.parts()
             if parts:
                 try:
@@ -139,6 +192,14 @@ class WeComKFInput(WeComCallbackChannel):
         sends = []
         fits_menu = (reply.options and len(reply.options) <= MENU_MAX_ITEMS
                      and all(utf8_len(o.title) <= MENU_ITEM_BYTES for o in reply.options))
+        items: List[Tuple[str, str]] = []
+        if fits_menu:
+            try:
+                ids = await options.remember_menu(get_redis(), CHANNEL, sender.make(CHANNEL, user), reply.options)
+                items = list(zip(ids, (o.title for o in reply.options)))
+            except Exception as error:  # no stored menu: numbered text (typed numbers still work)
+                logger.warning("wecom_kf: could not store a menu (%s); options sent as text.", type(error).__name__)
+                fits_menu = False
         if fits_menu:
             body_parts = split_text(reply.body) if reply.body else []
             head = body_parts.pop() if body_parts and utf8_len(body_parts[-1]) <= MENU_HEAD_BYTES else ""
@@ -150,7 +211,6 @@ class WeComKFInput(WeComCallbackChannel):
                 if kind == "text":
                     await client.send_text(user, open_kfid, content)
                 else:
-                    items = [(str(n), o.title) for n, o in enumerate(reply.options, start=1)]
                     await client.send_menu(user, open_kfid, content, items)
             except ApiError as error:
                 rest = "".join(c for _, c in sends[index:])

@@ -11,9 +11,11 @@ model, no torch in the console). Register in bot/console/app.py:
     POST /api/inbox/groups/<gid>/handled   {"by": "amy", "note": "FAQ added"}
     GET  /api/inbox/recent?limit=50
 
-Ops only: every request needs `Authorization: Bearer <token>` (or `?token=`),
-the token being $CONSOLE_OPS_TOKEN, else $RASA_TOKEN. No token configured:
-the API answers 503 rather than being open.
+Ops only: every request needs `Authorization: Bearer $CONSOLE_OPS_TOKEN`.
+The token is its own secret (generated into .env like RASA_TOKEN): RASA_TOKEN
+is not accepted, and neither is a token in the URL (`?token=` ends up in proxy
+logs and browser history) -- such a request gets 400 so the caller learns why.
+No token configured: the API answers 503 rather than being open.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.redis_conn import get_redis
 from common import inbox_store
 
 logger = logging.getLogger(__name__)
@@ -35,14 +38,14 @@ MAX_LIMIT = 200
 
 
 def _expected_token(explicit: Optional[str]) -> str:
-    return explicit if explicit is not None else (os.environ.get("CONSOLE_OPS_TOKEN") or os.environ.get("RASA_TOKEN", ""))
+    return explicit if explicit is not None else os.environ.get("CONSOLE_OPS_TOKEN", "").strip()
 
 
 def _presented_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()
-    return request.args.get("token", "")
+    return ""
 
 
 def _int_arg(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -54,20 +57,22 @@ def _int_arg(request: Request, name: str, default: int, low: int, high: int) -> 
 
 def inbox_blueprint(redis_url: Optional[str] = None, token: Optional[str] = None) -> Blueprint:
     bp = Blueprint("faq_inbox", url_prefix="/api/inbox")
-    state: dict = {}
 
     def client() -> aioredis.Redis:
-        if "client" not in state:
-            url = redis_url or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-            state["client"] = aioredis.from_url(url, decode_responses=True, socket_timeout=2, socket_connect_timeout=1)
-        return state["client"]
+        return get_redis(redis_url)
 
     @bp.middleware("request")
     async def authorise(request: Request) -> Optional[HTTPResponse]:
         expected = _expected_token(token)
         if not expected:
             return response.json({"error": "inbox API disabled: set CONSOLE_OPS_TOKEN"}, status=503)
-        if not hmac.compare_digest(_presented_token(request).encode(), expected.encode()):
+        if "token" in request.args:
+            logger.warning("Inbox API: refused %s %s from %s: token in the URL", request.method, request.path, request.ip)
+            return response.json({"error": "send the token as 'Authorization: Bearer', never in the URL"}, status=400)
+        presented = _presented_token(request)
+        if not presented or not hmac.compare_digest(presented.encode(), expected.encode()):
+            logger.warning("Inbox API: refused %s %s from %s: %s", request.method, request.path, request.ip,
+                           "wrong token" if presented else "no bearer token")
             return response.json({"error": "unauthorised"}, status=401)
         return None
 

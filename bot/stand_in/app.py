@@ -2,7 +2,9 @@
 
 Real paths, JSON shapes and error codes for the endpoints the channels use.
 Control endpoints under /_stand_in/ let tests read the record, queue 微信客服
-messages for kf/sync_msg and force error codes (45015, 40001, ...).
+messages for kf/sync_msg, set what 公众号 user/info answers per openid
+(/_stand_in/mp/users: unionid, subscribe, invalid) and force error codes
+(45015, 40001, ...).
 """
 from __future__ import annotations
 
@@ -74,6 +76,11 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
         problem = await guarded(request)
         return record(request, problem or {"errcode": 0, "errmsg": "ok"})
 
+    @app.get("/cgi-bin/user/info")
+    async def mp_user_info(request: Request) -> HTTPResponse:
+        problem = await guarded(request)
+        return record(request, problem or state.mp_user_info(str(request.args.get("openid") or "")))
+
     # --- WeCom app ------------------------------------------------------------
     @app.post("/cgi-bin/message/send")
     async def message_send(request: Request) -> HTTPResponse:
@@ -132,6 +139,18 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
             "service_state": int(body.get("service_state") or 0), "servicer_userid": body.get("servicer_userid", "")}
         return record(request, {"errcode": 0, "errmsg": "ok", "msg_code": "MSG_CODE_" + state.new_msgid()})
 
+    @app.post("/cgi-bin/kf/customer/batchget")
+    async def kf_customer_batchget(request: Request) -> HTTPResponse:
+        problem = await guarded(request)
+        if problem:
+            return record(request, problem)
+        ids = (request.json or {}).get("external_userid_list")
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
+            return record(request, error(40058))
+        known = [str(i) for i in ids if str(i).startswith("wm") and str(i) not in state.kf_invalid]
+        return record(request, {"errcode": 0, "errmsg": "ok", "customer_list": [state.kf_customer(i) for i in known],
+                                "invalid_external_userid": [str(i) for i in ids if str(i) not in known]})
+
     # --- control (tests, people) ---------------------------------------------
     @app.get("/_stand_in/record")
     async def read_record(request: Request) -> HTTPResponse:
@@ -161,6 +180,21 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
             ids.append(message["msgid"])
         return response.json({"msgids": ids, "queued": len(queue)})
 
+    @app.post("/_stand_in/kf/customers")
+    async def kf_customers(request: Request) -> HTTPResponse:
+        """Profiles batchget returns ({external_userid: {nickname, unionid, ...}}) and ids it calls invalid."""
+        body = request.json or {}
+        state.kf_customers.update({str(k): dict(v) for k, v in (body.get("customers") or {}).items()})
+        state.kf_invalid.update(str(i) for i in body.get("invalid") or [])
+        return response.json({"customers": len(state.kf_customers)})
+    @app.post("/_stand_in/mp/users")
+    async def mp_users(request: Request) -> HTTPResponse:
+        """{"<openid>": {"unionid": "...", "subscribe": 0|1, "invalid": true}, ...}: what user/info answers."""
+        body = request.json or {}
+        for openid, fields in body.items():
+            state.mp_users[str(openid)] = dict(fields or {})
+        return response.json({"users": len(state.mp_users)})
+
     @app.post("/_stand_in/fail")
     async def force_failure(request: Request) -> HTTPResponse:
         body = request.json or {}
@@ -186,6 +220,9 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
         state.forced.clear()
         state.kf_queues.clear()
         state.service_states.clear()
+        state.kf_customers.clear()
+        state.kf_invalid.clear()
+        state.mp_users.clear()
         state.tokens.clear()
         state.page_size, state.latency_s = 1000, 0.0
         return response.json({"ok": True})

@@ -119,6 +119,25 @@ class MPClient(BaseClient):
         return await self.call("/cgi-bin/message/custom/send",
                                {"touser": openid, "msgtype": "text", "text": {"content": content}})
 
+    async def user_info(self, openid: str) -> Dict[str, Any]:
+        """cgi-bin/user/info: subscribe, openid, and unionid when the account is bound to an open platform."""
+        return await self._get("/cgi-bin/user/info", {"openid": openid, "lang": "zh_CN"})
+
+    async def _get(self, path: str, params: Dict[str, str]) -> Dict[str, Any]:
+        """Like `call`, for the GET endpoints (query parameters, no body)."""
+        for attempt in (1, 2):
+            token = await self.tokens.get()
+            answer = await self.http.request("GET", self.base_url + path, {"access_token": token, **params})
+            errcode = int(answer.get("errcode") or 0)
+            if errcode in TOKEN_ERRORS and attempt == 1:
+                logger.info("%s: token refused (errcode %s); refreshing once.", path, errcode)
+                await self.tokens.invalidate(token)
+                continue
+            if errcode != 0:
+                raise ApiError(errcode, str(answer.get("errmsg", "")), path)
+            return answer
+        raise AssertionError("unreachable")
+
 
 class WeComClient(BaseClient):
     """WeCom; which secret decides which APIs the token may call (kf vs app)."""
@@ -163,6 +182,11 @@ class KFClient(WeComClient):
     async def send_text_on_event(self, code: str, content: str) -> Dict[str, Any]:
         return await self.call("/cgi-bin/kf/send_msg_on_event",
                                {"code": code, "msgtype": "text", "text": {"content": content}})
+
+    async def batchget_customers(self, external_userids: List[str]) -> Dict[str, Any]:
+        """Customer profiles (nickname, avatar, gender, unionid when the corp has a bound developer ID)."""
+        return await self.call("/cgi-bin/kf/customer/batchget",
+                               {"external_userid_list": list(external_userids), "need_enter_session_context": 0})
 
     async def service_state_get(self, open_kfid: str, external_userid: str) -> Dict[str, Any]:
         """Who serves the user now: 0 未处理, 1 智能助手, 2 待接入池, 3 人工接待, 4 已结束."""

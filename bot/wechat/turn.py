@@ -10,7 +10,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot.channels.common import handle_user_text
+from bot.channels.common import flood_gate, handle_user_text
 from bot.wechat.outgoing import Reply, build_reply
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
@@ -22,4 +22,13 @@ async def run_turn(
 ) -> Reply:
     collector = CollectingOutputChannel()
     await handle_user_text(on_new_message, collector, text, sender_id, channel, metadata, menu_id)
+    return build_reply(collector.messages)
+
+
+async def direct_reply(channel: str, sender_id: str, text: str) -> Reply:
+    """A fixed persona text (image, location… acks) that does not go to Rasa but
+    still counts against the sender's flood limit."""
+    collector = CollectingOutputChannel()
+    if await flood_gate(collector, sender_id, channel):
+        return Reply(text)
     return build_reply(collector.messages)

@@ -2,8 +2,9 @@
 
 Both are AES-encrypted with the corp id as receive id: GET verifies the URL by
 echoing the decrypted `echostr`; POST checks size, timestamp and signature,
-decrypts, and hands the inner XML to `on_callback`, which must answer fast
-(work goes to the background).
+decrypts, refuses a replayed nonce (bot.wechat.nonce), and hands the inner
+XML to `on_callback`, which must answer fast (work goes to the background).
+Both routes first check the per-IP cap (bot.wechat.ip_gate).
 """
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from sanic.response import HTTPResponse
 
 from bot.wechat import glue
 from bot.wechat.api import HttpJson
+from bot.redis_conn import get_redis
 from bot.wechat.callback_auth import AesEnvelope, Forbidden, check_timestamp, query_params
+from bot.wechat.ip_gate import ip_refusal
+from bot.wechat.nonce import check_nonce
 from bot.wechat.settings import max_body_bytes
 from bot.wechat.xmlmsg import BadXml, parse_xml
 
@@ -46,6 +50,9 @@ class WeComCallbackChannel(InputChannel, metaclass=ABCMeta):
 
         @hook.route("/webhook", methods=["GET"])
         async def verify(request: Request) -> HTTPResponse:
+            refusal = await ip_refusal(request, channel)
+            if refusal is not None:
+                return refusal
             if self.missing:
                 return glue.not_configured(channel, ", ".join(self.missing))
             params = query_params(request.args)
@@ -58,11 +65,18 @@ class WeComCallbackChannel(InputChannel, metaclass=ABCMeta):
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            refusal = await ip_refusal(request, channel)
+            if refusal is not None:
+                return refusal
             if self.missing:
                 return glue.not_configured(channel, ", ".join(self.missing))
             message = self._decrypt_callback(request)
             if isinstance(message, HTTPResponse):
                 return message
+            try:
+                await check_nonce(get_redis(), channel, query_params(request.args), request.body or b"")
+            except Forbidden as error:
+                return glue.forbidden(channel, str(error))
             return await self.on_callback(message, on_new_message)
 
         @hook.listener("after_server_stop")

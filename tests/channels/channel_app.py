@@ -6,7 +6,10 @@ loader, so this also proves they load the way `rasa run` loads them.
 
 Handler behaviour by message text:
     "slow:<s> rest"  sleep s seconds, then echo "rest"
+    "wait:<key> rest"  wait until the Redis key test:go:<key> exists, then echo "rest"
+                     (a handler stalled mid-page, deterministically, for crash tests)
     "buttons"        a question with three buttons
+    "buttons2"       another question with three other buttons (a newer menu)
     "long:<n>"       n long Chinese sentences with emoji
     "boom"           raise (the channel must send the persona apology)
     anything else    "回声：<text>"
@@ -52,6 +55,8 @@ bot.channels.wecom.WeComInput:
 
 BUTTONS = [{"title": "每日签到", "payload": "/checkin"}, {"title": "幸运抽奖", "payload": "/lottery"},
            {"title": "找人工客服", "payload": "/human_handoff"}]
+BUTTONS2 = [{"title": "我的优惠券", "payload": "/my_coupons"}, {"title": "我的奖品", "payload": "/my_prizes"},
+            {"title": "推荐产品", "payload": "/recommend_product"}]
 
 
 def long_text(n: int) -> str:
@@ -78,8 +83,15 @@ def build_app(name: str, credentials_path: Path) -> Sanic:
             seconds, _, rest = text[5:].partition(" ")
             await asyncio.sleep(float(seconds))
             await out.send_text_message(message.sender_id, f"回声：{rest}")
+        elif text.startswith("wait:"):
+            key, _, rest = text[5:].partition(" ")
+            while not await redis["r"].exists(f"test:go:{key}"):
+                await asyncio.sleep(0.05)
+            await out.send_text_message(message.sender_id, f"回声：{rest}")
         elif text == "buttons":
             await out.send_text_with_buttons(message.sender_id, "想做点什么？", BUTTONS)
+        elif text == "buttons2":
+            await out.send_text_with_buttons(message.sender_id, "还想看看什么？", BUTTONS2)
         elif text.startswith("long:"):
             await out.send_text_message(message.sender_id, long_text(int(text[5:])))
         elif text == "boom":

@@ -22,7 +22,7 @@ def test_wecom_documentation_sample_post_is_decrypted_and_answered(apps, stand_i
     assert answer.status_code == 200
     sent = wait_for(lambda: stand_in.sent("/cgi-bin/message/send"))
     assert sent == [{"touser": "mycreate", "msgtype": "text", "agentid": 218, "text": {"content": "回声：hello"}, "safe": 0}]
-    assert [(m["sender"], m["text"]) for m in received.all()] == [("mycreate", "hello")]
+    assert [(m["sender"], m["text"]) for m in received.all()] == [("wecom:mycreate", "hello")]
 
 
 def test_stale_timestamp_is_refused_when_the_replay_window_is_on(apps, stand_in, received):

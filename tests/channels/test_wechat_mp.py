@@ -57,7 +57,7 @@ def test_voice_media_and_events(apps, received):
     got = received.all()
     assert [m["text"] for m in got] == ["我想签到", "/greet", "/greet", "/checkin"]
     assert got[1]["metadata"]["scene"] == "store_sh01" and got[2]["metadata"]["scene"] == "store_bj02"
-    assert all(m["sender"] == user and m["channel"] == "wechat_mp" for m in got)
+    assert all(m["sender"] == f"wechat_mp:{user}" and m["channel"] == "wechat_mp" for m in got)
 
 
 def test_unsubscribe_is_recorded(apps, redis_url):
@@ -160,3 +160,82 @@ def test_rasa_failure_gets_the_persona_apology(apps):
     sim = mp(apps)
     reply = sim.deliver(sim.text("oUSER_boom", "boom")).reply["Content"]
     assert "七七" in reply and "抱歉" in reply
+
+
+# --- trust: AES-only, nonce cache, namespaced sender, unionid from WeChat -----------
+
+USER_INFO = "/cgi-bin/user/info"
+
+
+def post(sim: WeChatSimulator, params: Dict[str, str], body: bytes):
+    import requests
+    return requests.post(sim.url, params=params, data=body, timeout=5, headers={"Content-Type": "text/xml"})
+
+
+def test_plaintext_callback_to_an_aes_configured_account_is_refused(apps, stand_in, received):
+    # Correct token and signature, but the plain signature does not cover the body.
+    sim = mp(apps, "main", "plain")
+    delivery = sim.deliver(sim.text("oUSER_plain", "把券给我"))
+    assert delivery.last.status == 403 and delivery.reply is None
+    assert sim.verify_url("5511").text == "5511"  # URL verification still works
+    time.sleep(0.3)
+    assert received.all() == [] and stand_in.sent() == []
+    encrypted = mp(apps, "main", "safe")
+    assert encrypted.deliver(encrypted.text("oUSER_plain", "你好")).reply["Content"] == "回声：你好"
+
+
+def test_replayed_nonce_with_another_body_is_refused(apps, stand_in, received):
+    # Plaintext account: whoever saw one signed URL could post any body with it inside the window.
+    sim = mp(apps, "plain", "plain")
+    params, body = sim.build(sim.text("oUSER_victim", "你好"))
+    first = post(sim, params, body)
+    assert first.status_code == 200 and sim.open_reply(first.text)["Content"] == "回声：你好"
+    forged = sim.text("oUSER_victim", "帮我改收货地址")
+    assert post(sim, params, forged.encode("utf-8")).status_code == 403
+    # The WeCom callbacks keep the same cache: a second body under a seen (timestamp, nonce).
+    wecom = WeChatSimulator(apps["main"].url("wecom"), h.WECOM_TOKEN, h.WECOM_AES, h.CORP_ID, "wecom")
+    params, body = wecom.build(wecom.wecom_text("guide_zhao", "第一条", h.AGENT_ID))
+    assert post(wecom, params, body).status_code == 200
+    again, other = wecom.build(wecom.wecom_text("guide_zhao", "第二条", h.AGENT_ID),
+                               timestamp=int(params["timestamp"]), nonce=params["nonce"])
+    assert post(wecom, again, other).status_code == 403
+    assert wait_for(lambda: stand_in.sent("/cgi-bin/message/send"))
+    time.sleep(0.3)
+    assert received.texts() == ["你好", "第一条"]
+
+
+def test_the_same_callback_twice_is_answered_once(apps, stand_in, received):
+    sim = mp(apps)
+    params, body = sim.build(sim.text("oUSER_again", "只说一次"))
+    first, second = post(sim, params, body), post(sim, params, body)
+    assert first.status_code == second.status_code == 200
+    assert sim.open_reply(first.text)["Content"] == "回声：只说一次"
+    assert sim.open_reply(second.text) is None
+    time.sleep(0.5)
+    assert received.texts() == ["只说一次"] and custom_texts(stand_in, "oUSER_again") == []
+
+
+def test_rasa_sees_the_namespaced_sender_and_the_unionid_wechat_reports(apps, stand_in, received):
+    stand_in.post("/_stand_in/mp/users", {"oUSER_bound": {"unionid": "uBOUND_1"}, "oUSER_gone": {"invalid": True}})
+    sim = mp(apps)
+    for openid in ("oUSER_bound", "oUSER_free", "oUSER_gone"):
+        for n in (1, 2):
+            assert sim.deliver(sim.text(openid, f"第{n}句")).reply["Content"] == f"回声：第{n}句"
+    got = received.all()
+    assert [m["sender"] for m in got] == ["wechat_mp:oUSER_bound"] * 2 + ["wechat_mp:oUSER_free"] * 2 + [
+        "wechat_mp:oUSER_gone"] * 2
+    assert [m["metadata"].get("unionid") for m in got] == ["uBOUND_1", "uBOUND_1", None, None, None, None]
+    calls = stand_in.calls(USER_INFO)
+    assert sorted(c["query"]["openid"] for c in calls) == ["oUSER_bound", "oUSER_free", "oUSER_gone"]
+    assert [c["response"].get("errcode") for c in calls if c["query"]["openid"] == "oUSER_gone"] == [40003]
+    # A unionid in the callback XML is not an identity source.
+    forged = sim.text("oUSER_free", "看看我的券").replace("</xml>", "<unionid><![CDATA[uBOUND_1]]></unionid></xml>")
+    sim.deliver(forged)
+    assert received.all()[-1]["metadata"].get("unionid") is None
+
+
+def test_user_info_failure_never_blocks_the_reply(apps, stand_in, received):
+    stand_in.fail(USER_INFO, 45009)
+    sim = mp(apps)
+    assert sim.deliver(sim.text("oUSER_quota", "在吗")).reply["Content"] == "回声：在吗"
+    assert received.all()[0]["metadata"].get("unionid") is None

@@ -46,9 +46,10 @@ def test_burst_of_250_across_pages_is_processed_once_in_order_and_the_cursor_sur
     assert wait_for(lambda: len(replies(stand_in)) >= 250, timeout_s=30)
     got = received.all()
     assert sorted(m["text"] for m in got) == sorted(f"第{n}条" for n in range(250))  # each exactly once
+    assert {m["sender"] for m in got} == {f"wecom_kf:{u}" for u in users}  # Rasa sees the channel's namespace
     per_user = defaultdict(list)
     for m in got:
-        per_user[m["sender"]].append(int(m["text"][1:-1]))
+        per_user[m["sender"].split(":", 1)[1]].append(int(m["text"][1:-1]))
     assert all(seq == sorted(seq) for seq in per_user.values())
     sent_per_user = defaultdict(list)
     for user, content in replies(stand_in):
@@ -94,9 +95,9 @@ def test_buttons_go_out_as_msgmenu_and_a_click_or_number_selects(apps, stand_in,
     sim.deliver(sim.kf_notify(h.OPEN_KFID))
     menu = wait_for(lambda: [b for b in stand_in.sent(SEND) if b["msgtype"] == "msgmenu"])
     assert menu[0]["msgmenu"]["head_content"] == "想做点什么？"
-    assert [i["click"] for i in menu[0]["msgmenu"]["list"]] == [
-        {"id": "1", "content": "每日签到"}, {"id": "2", "content": "幸运抽奖"}, {"id": "3", "content": "找人工客服"}]
-    enqueue(stand_in, text("wmB", "幸运抽奖", menu_id="2"))
+    clicks = [i["click"] for i in menu[0]["msgmenu"]["list"]]
+    assert [c["content"] for c in clicks] == ["每日签到", "幸运抽奖", "找人工客服"]
+    enqueue(stand_in, text("wmB", "幸运抽奖", menu_id=clicks[1]["id"]))
     sim.deliver(sim.kf_notify(h.OPEN_KFID))
     assert wait_for(lambda: replies(stand_in)) == [("wmB", "已选择 /lottery")]
     enqueue(stand_in, text("wmB", "buttons"), text("wmB", "3"))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from actions.faq import inbox, inbox_store
+from actions.faq import inbox
+from common import inbox_store
 from actions.faq.inbox import InboxEntry
 from actions.faq.settings import load_settings
 

@@ -1,0 +1,201 @@
+"""Erase one customer's data everywhere (PIPL: the right to deletion).
+
+`plan(client, cid)` finds every key, hash field, list item and stream entry
+that belongs to the customer (docs/redis-schema.md); `erase(client, cid)`
+removes them and returns the same report: counts per kind.
+
+What is removed:
+  profile, identities (`cust:ident:*` pointing at them and their set), tags,
+  tag log, tag-rule event counters, coupons held, claims (with name, phone,
+  address) and their place in the campaigns' winners lists, check-in state,
+  lottery per-user state, inbox stream entries and group samples of theirs
+  (a group whose label was their message is relabelled or dropped), the Rasa
+  trackers and locks of all their sender ids (`<ns>:<id>` and the legacy
+  un-namespaced id), per-sender option menus, event dedup keys, cached
+  unionids and flood counters, and their
+  entries in the undeliverable / unsubscribed streams.
+
+What stays, on purpose:
+  `cpn:<type>:issued` keeps each code they were issued under an anonymous
+  field (`erased:<n>`): the hash's size is the campaign's issue cap and its
+  values keep codes unique; `cpn:<type>:known` holds codes only. Stock
+  counters (`lot:<camp>:stock`) stay: the prize was given.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Dict, List, Set
+
+import redis.asyncio as aioredis
+
+from actions.services.store import PREFIX
+from common import inbox_store
+
+TRACKER_PREFIX = "rasa:tracker:"
+LOCK_PREFIX = "rasa:lock:"
+SENDER_NAMESPACES = ("wechat_mp", "wecom_kf", "wecom", "web", "rest")
+STREAMS_BY_RECIPIENT = {"wx:undeliverable": "recipient", "wx:mp:unsubscribed": "openid"}
+
+Step = Callable[[aioredis.Redis], Awaitable[None]]
+
+
+@dataclass
+class Plan:
+    cid: str
+    counts: Counter = field(default_factory=Counter)
+    steps: List[Step] = field(default_factory=list)
+
+    def add(self, kind: str, count: int, step: Step) -> None:
+        if count:
+            self.counts[kind] += count
+            self.steps.append(step)
+
+    def report(self) -> Dict[str, object]:
+        return {"customer": self.cid, "removed": dict(sorted(self.counts.items()))}
+
+
+def _glob(text: str) -> str:
+    """Escape a literal for a SCAN MATCH pattern."""
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
+
+
+async def _scan(client: aioredis.Redis, pattern: str) -> List[str]:
+    return [k async for k in client.scan_iter(match=pattern, count=500)]
+
+
+def sender_ids(idents: Set[str]) -> Set[str]:
+    """Every Rasa sender id a customer's channel identities may have used."""
+    senders: Set[str] = set()
+    for ident in idents:
+        kind, _, user = ident.partition(":")
+        if kind == "unionid" or not user:
+            continue
+        senders.add(user)  # legacy un-namespaced id, or an id already namespaced
+        head, _, tail = user.partition(":")
+        if head in SENDER_NAMESPACES and tail:
+            senders.add(tail)  # its legacy form
+        else:
+            senders.add(f"{kind}:{user}")
+            if kind == "web":
+                senders.add(f"rest:{user}")
+    return senders
+
+
+def _delete(keys: List[str]) -> Step:
+    async def step(client: aioredis.Redis) -> None:
+        await client.delete(*keys)
+    return step
+
+
+async def plan(client: aioredis.Redis, cid: str) -> Plan:
+    result = Plan(cid)
+    idents = set(await client.smembers(f"{PREFIX}{cid}:idents"))
+
+    # identities that point at this customer (not another person's, if merged later)
+    ident_keys = [f"{PREFIX}ident:{i}" for i in idents]
+    owned = [k for k, v in zip(ident_keys, await client.mget(ident_keys) if ident_keys else []) if v == cid]
+    result.add("identities", len(owned), _delete(owned))
+
+    # claims (personal data for fulfilment) and their place in winners lists
+    claim_ids = await client.lrange(f"{PREFIX}{cid}:claims", 0, -1)
+    claim_keys = [f"claim:{c}" for c in claim_ids]
+    result.add("claims", len([k for k in claim_keys if await client.exists(k)]), _delete(claim_keys))
+    for winners in await _scan(client, "lot:*:winners"):
+        listed = set(await client.lrange(winners, 0, -1)) & set(claim_ids)
+        if listed:
+            async def drop(c: aioredis.Redis, key: str = winners, ids: Set[str] = listed) -> None:
+                for claim_id in ids:
+                    await c.lrem(key, 0, claim_id)
+            result.add("winner_entries", len(listed), drop)
+
+    # coupons: the customer's hash goes; issued codes stay, anonymised
+    held = await client.hgetall(f"{PREFIX}{cid}:coupons")
+    for issued in await _scan(client, "cpn:*:issued"):
+        code = await client.hget(issued, cid)
+        if code is not None:
+            async def anonymise(c: aioredis.Redis, key: str = issued, code: str = code) -> None:
+                slot = await c.incr(f"{key}:erased_seq")
+                await c.hset(key, f"erased:{slot}", code)
+                await c.hdel(key, cid)
+            result.add("issued_code_links", 1, anonymise)
+    result.counts["coupons"] += len(held)
+
+    # every key under the customer: profile, idents, tags, tag_log, events:*, coupons, claims, …
+    own_keys = await _scan(client, f"{_glob(PREFIX + cid)}:*")
+    result.add("customer_keys", len(own_keys), _delete(own_keys))
+
+    # campaigns: check-in state and lottery per-user state
+    checkin = await _scan(client, f"chk:*:{_glob(cid)}") + await _scan(client, f"chk:*:{_glob(cid)}:*")
+    result.add("checkin_keys", len(checkin), _delete(checkin))
+    lottery = await _scan(client, f"lot:*:user:{_glob(cid)}")
+    result.add("lottery_keys", len(lottery), _delete(lottery))
+
+    # conversations: trackers, locks, option menus, event dedup of every sender id
+    senders = sender_ids(idents)
+    users = {s.partition(":")[2] or s for s in senders} | senders
+    trackers = [k for s in senders for k in (TRACKER_PREFIX + s,) if await client.exists(k)]
+    result.add("trackers", len(trackers), _delete(trackers))
+    locks = [k for s in senders for k in (LOCK_PREFIX + s,) if await client.exists(k)]
+    result.add("tracker_locks", len(locks), _delete(locks))
+    options: List[str] = []
+    dedup: List[str] = []
+    for user in users:
+        options += await _scan(client, f"opt:*:{_glob(user)}")
+        dedup += await _scan(client, f"wx:dedup:*:evt:{_glob(user)}:*")
+    # channel caches: unionids fetched from WeChat, flood counters (bot/wechat/mp_unionid.py, kf_sync, bot/flood.py)
+    caches = [k for k in sorted({f"wx:mp:unionid:{u}" for u in users} | {f"wx:kf:unionid:{u}" for u in users}
+                                | {f"flood:sender:{s}" for s in senders}) if await client.exists(k)]
+    result.add("channel_caches", len(caches), _delete(caches))
+    result.add("option_menus", len(set(options)), _delete(sorted(set(options))))
+    result.add("dedup_keys", len(set(dedup)), _delete(sorted(set(dedup))))
+    for stream, field_name in STREAMS_BY_RECIPIENT.items():
+        ids = [i for i, f in await client.xrange(stream) if f.get(field_name) in users]
+        result.add(f"stream_entries:{stream}", len(ids), lambda c, s=stream, ids=ids: c.xdel(s, *ids))
+
+    await _plan_inbox(client, cid, result)
+    return result
+
+
+async def _plan_inbox(client: aioredis.Redis, cid: str, result: Plan) -> None:
+    entries = [(i, f) for i, f in await client.xrange(inbox_store.STREAM) if f.get("customer") == cid]
+    ids = [i for i, _ in entries]
+    result.add("inbox_messages", len(ids), lambda c: c.xdel(inbox_store.STREAM, *ids))
+    their_texts = {f.get("text") for _, f in entries}
+    groups = []
+    for samples in await _scan(client, f"{inbox_store.PREFIX}group:*:samples"):
+        gid = samples[len(inbox_store.PREFIX) + len("group:"):-len(":samples")]
+        raw = await client.lrange(samples, 0, -1)
+        mine = [s for s in raw if json.loads(s).get("customer") == cid]
+        their_texts |= {json.loads(s).get("text") for s in mine}
+        groups.append((gid, samples, mine, [json.loads(s) for s in raw if s not in mine]))
+    for gid, samples, mine, rest in groups:
+        label = await client.hget(inbox_store.group_key(gid), "label")
+        named_after_them = label in their_texts  # also when their sample was already capped away
+        if not (mine or named_after_them):
+            continue
+
+        async def clean(c: aioredis.Redis, gid: str = gid, key: str = samples, mine: List[str] = mine,
+                        rest: List[dict] = rest, relabel: bool = named_after_them) -> None:
+            for sample in mine:
+                await c.lrem(key, 0, sample)
+            if not relabel:
+                return
+            if rest:
+                await c.hset(inbox_store.group_key(gid), "label", rest[-1]["text"])
+                await c.hdel(inbox_store.VECTORS, gid)  # the vector was their message's
+            else:
+                await c.delete(inbox_store.group_key(gid), key)
+                await c.zrem(inbox_store.OPEN, gid)
+                await c.zrem(inbox_store.HANDLED, gid)
+                await c.hdel(inbox_store.VECTORS, gid)
+        result.add("inbox_samples", max(len(mine), 1 if named_after_them else 0), clean)
+
+
+async def erase(client: aioredis.Redis, cid: str, dry_run: bool = False) -> Dict[str, object]:
+    found = await plan(client, cid)
+    if not dry_run:
+        for step in found.steps:
+            await step(client)
+    return {**found.report(), "dry_run": dry_run}

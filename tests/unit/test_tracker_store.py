@@ -1,0 +1,124 @@
+"""The tracker store Rasa loads from endpoints.yml writes no raw phone number,
+address or name to Redis (real redis-server, Rasa's own tracker classes)."""
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from rasa.core.tracker_store import TrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered
+from rasa.utils.endpoints import read_endpoint_config
+
+from bot.redis_server import RedisServer, free_port
+from bot.stack import redis_env
+from bot.tracker_store import RedactingRedisTrackerStore, redact_events
+
+ROOT = Path(__file__).resolve().parents[2]
+FORM = "prize_address_form"
+RAW = ["13800138000", "0013", "文三路", "100号", "王小明"]
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    server = RedisServer(free_port(), tmp_path_factory.mktemp("redis")).start(appendonly=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def domain():
+    return Domain.load(str(ROOT / "domain.yml"))
+
+
+@pytest.fixture
+def store(redis_server, domain, monkeypatch):
+    monkeypatch.setenv("ACTION_ENDPOINT_URL", "http://127.0.0.1:1/webhook")
+    for name, value in redis_env(redis_server.url).items():
+        monkeypatch.setenv(name, value)
+    created = TrackerStore.create(read_endpoint_config(str(ROOT / "endpoints.yml"), "tracker_store"), domain)
+    created.red.flushdb()
+    return created
+
+
+def _user(text, intent="nlu_fallback", entities=None):
+    return UserUttered(text, {"name": intent, "confidence": 0.9}, entities or [],
+                       parse_data={"text": text, "intent": {"name": intent, "confidence": 0.9},
+                                   "entities": entities or []})
+
+
+def _form_turns(tracker):
+    """The prize form as Rasa records it: question, answer, extracted slot."""
+    tracker.update(ActiveLoop(FORM))
+    for slot, typed, value in [
+        ("recipient_name", "王小明", "王小明"),
+        ("recipient_phone", "手机 138-0013-8000", "13800138000"),
+        ("address_province", "浙江省杭州市西湖区文三路100号", "浙江省"),
+    ]:
+        tracker.update(SlotSet("requested_slot", slot))
+        tracker.update(BotUttered(f"请发{slot}"))
+        tracker.update(ActionExecuted("action_listen"))
+        tracker.update(_user(typed, entities=[{"entity": "x", "value": typed, "start": 0, "end": len(typed)}]))
+        tracker.update(SlotSet(slot, value))
+    tracker.update(SlotSet("address_detail", "西湖区文三路100号"))
+    tracker.update(BotUttered("收到 王小明（138****8000），地址：浙江省杭州市西湖区文三路100号"))
+
+
+def test_endpoints_yml_loads_the_redacting_store(store):
+    # Rasa falls back to an in-memory store when a custom type cannot be imported
+    inner = getattr(store, "_tracker_store", store)
+    assert isinstance(inner, RedactingRedisTrackerStore)
+
+
+def test_stored_tracker_has_no_raw_personal_data_but_keeps_the_conversation(store, domain):
+    async def scenario():
+        tracker = await store.get_or_create_tracker("wechat_mp:o-alice")
+        tracker.update(_user("我的奖品", intent="my_prizes"))
+        _form_turns(tracker)
+        await store.save(tracker)
+        # Rasa saves again after the next turn (merge with the stored tracker)
+        again = await store.retrieve("wechat_mp:o-alice")
+        again.update(ActiveLoop(None))  # the form is done
+        again.update(_user("谢谢", intent="thanks"))
+        await store.save(again)
+        return await store.retrieve("wechat_mp:o-alice")
+
+    final = asyncio.run(scenario())
+    # Rasa writes \uXXXX escapes: scan the decoded text, or Chinese would never match
+    raw_json = json.dumps(json.loads(store.red.get("rasa:tracker:wechat_mp:o-alice")), ensure_ascii=False)
+    for fragment in RAW:
+        assert fragment not in raw_json, fragment
+    assert "我的奖品" in raw_json and "浙江省杭州市西湖区" in raw_json  # what is not personal stays
+    assert final.get_slot("recipient_phone") == "138****8000"
+    assert final.get_slot("address_detail") == "西湖区***"
+    assert final.get_slot("recipient_name") == "王**"
+    texts = [e.text for e in final.events if isinstance(e, UserUttered)]
+    assert texts.count("谢谢") == 1 and len(texts) == 5  # the merge duplicated nothing
+    assert store.red.ttl("rasa:tracker:wechat_mp:o-alice") > 0  # record_exp kept
+
+
+def test_an_answer_to_a_personal_question_is_masked_whatever_it_looks_like():
+    events = [
+        {"event": "active_loop", "name": FORM},
+        {"event": "slot", "name": "requested_slot", "value": "recipient_phone"},
+        {"event": "user", "text": "一三八零零一三八零零零", "parse_data": {"text": "一三八零零一三八零零零", "entities": []}},
+        {"event": "slot", "name": "requested_slot", "value": "recipient_name"},
+        {"event": "user", "text": "欧阳娜娜", "parse_data": {"text": "欧阳娜娜"}},
+        {"event": "slot", "name": "recipient_name", "value": "欧阳娜娜"},
+        {"event": "bot", "text": "好的欧阳娜娜"},
+        {"event": "active_loop", "name": None},
+        {"event": "user", "text": "欧阳娜娜是谁", "parse_data": {"text": "欧阳娜娜是谁"}},
+    ]
+    dumped = json.dumps(redact_events(events), ensure_ascii=False)
+    assert "一三八" not in dumped and "欧阳娜娜" not in dumped
+    assert "欧***是谁" in dumped  # after the form, the name is still replaced where it is echoed
+
+
+def test_redaction_is_idempotent():
+    events = [{"event": "user", "text": "寄到北京市朝阳区望京SOHO塔3-1502 电话13912345678",
+               "parse_data": {"text": "x"}}, {"event": "slot", "name": "recipient_phone", "value": "13912345678"}]
+    once = redact_events(events)
+    assert redact_events(once) == once
+    assert once[0]["text"] == "寄到北京市朝阳区*** 电话139****5678"
