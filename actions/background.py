@@ -1,16 +1,66 @@
-"""Background tasks of the action server (the effects helper adds the outbox sweeper here).
+"""Background work of the action server: the grant outbox sweeper.
 
 `actions/server.py` awaits `start(app)` after the server started and
-`stop(app)` before it stops, in every worker process.
+`stop(app)` before it stops, in every worker process. `ensure_sweeper()` starts the same task
+lazily from the first action on a loop, so a server started any other way
+(`python -m rasa_sdk`) sweeps too. Several processes may sweep at once:
+delivering a grant is idempotent by grant id.
 """
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import logging
+import os
+from typing import Any, Dict, Optional
+
+from actions import outbox
+from actions.services import clock, store
+from actions.services.catalog import catalog
+
+logger = logging.getLogger(__name__)
+
+_tasks: Dict[int, "asyncio.Task[None]"] = {}  # one sweeper per event loop
 
 
-async def start(app: Any) -> None:
-    """Start the background tasks of this worker (none yet)."""
+def sweep_interval_s() -> float:
+    """Seconds between sweeps; 0 turns the sweeper off in this process (e.g. unit tests)."""
+    return float(os.environ.get("GRANT_SWEEP_INTERVAL_S", "5"))
 
 
-async def stop(app: Any) -> None:
-    """Stop what `start` started (nothing yet)."""
+async def sweep_forever(interval_s: Optional[float] = None) -> None:
+    interval = sweep_interval_s() if interval_s is None else interval_s
+    while True:
+        try:
+            await outbox.sweep_once(store.get_client(), catalog(), clock.utc_now())
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # Redis down: try again next round
+            logger.warning("Grant sweep failed (%s); retrying in %.0fs.", type(error).__name__, interval)
+        await asyncio.sleep(interval)
+
+
+def ensure_sweeper(interval_s: Optional[float] = None) -> "Optional[asyncio.Task[None]]":
+    interval = sweep_interval_s() if interval_s is None else interval_s
+    if interval <= 0:
+        return None
+    loop = asyncio.get_running_loop()
+    task = _tasks.get(id(loop))
+    if task is None or task.done():
+        task = loop.create_task(sweep_forever(interval), name="grant-sweeper")
+        _tasks[id(loop)] = task
+    return task
+
+
+async def start(app: Any = None) -> None:
+    ensure_sweeper()
+    logger.info("Grant sweeper started (every %.0fs).", sweep_interval_s())
+
+
+async def stop(app: Any = None) -> None:
+    task = _tasks.pop(id(asyncio.get_running_loop()), None)
+    if task is not None:
+        task.cancel()
+        try:
+            await task
+        except (asyncio.CancelledError, Exception):
+            pass

@@ -1,5 +1,7 @@
-"""Shared plumbing of the customer/marketing actions: who is talking, and a
-persona apology instead of a crash when Redis is unreachable."""
+"""Shared plumbing of the customer/marketing actions: who is talking (from the
+sender id's namespace, see actions.services.customers), the idempotency key of
+the message being answered, and a persona apology instead of a crash when Redis
+is unreachable."""
 from __future__ import annotations
 
 import logging
@@ -12,6 +14,7 @@ import redis.asyncio as aioredis
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import background
 from actions.services import clock, customers, store, tags
 from actions.services.catalog import Catalog, catalog
 from common.privacy import mask_id
@@ -28,6 +31,25 @@ def latest_user_metadata(tracker: Tracker) -> Dict[Text, Any]:
     return {}
 
 
+def message_id(tracker: Tracker) -> Optional[Text]:
+    """The id Rasa gave the user message being answered: the same on a retried call."""
+    found = (tracker.latest_message or {}).get("message_id")
+    if found:
+        return str(found)
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return str(event["message_id"]) if event.get("message_id") else None
+    return None
+
+
+def idempotency_key(tracker: Tracker, ctx: "Context", action: Text) -> Optional[Text]:
+    """`idem:<cid>:<action>:<message id>`: where the first result of a non-idempotent
+    action is kept (inside its Lua step) so a retried call returns it instead of acting
+    again. None when the message has no id (nothing to deduplicate by)."""
+    mid = message_id(tracker)
+    return f"idem:{ctx.cid}:{action}:{mid}" if mid else None
+
+
 def latest_intent(tracker: Tracker) -> Optional[Text]:
     # latest_message["intent"] is what the policies saw; intent_ranking may be absent
     # (e.g. messages injected by a channel), so rasa-sdk's helper is not used.
@@ -41,21 +63,27 @@ class Context:
     catalog: Catalog
     now: datetime
     customer: customers.Customer
+    identity: customers.Identity
 
     @property
     def cid(self) -> str:
         return self.customer.id
+
+    @property
+    def wechat(self) -> bool:
+        """WeChat authenticated this person (campaigns may require it)."""
+        return self.identity.wechat
 
 
 async def customer_context(tracker: Tracker) -> Context:
     client = store.get_client()
     cat = catalog()
     now = clock_now()
-    ident = customers.identity_from(tracker.sender_id, tracker.get_latest_input_channel(), latest_user_metadata(tracker))
+    ident = customers.identity_from(tracker.sender_id, latest_user_metadata(tracker))
     customer = await customers.resolve(client, ident, now)
     if customer.created:
         await tags.on_event(client, cat, customer.id, "first_seen", now, channel=ident.channel)
-    return Context(client, cat, now, customer)
+    return Context(client, cat, now, customer, ident)
 
 
 def clock_now() -> datetime:
@@ -75,6 +103,7 @@ class CustomerAction(Action, ABC):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         messages_before = len(dispatcher.messages)
+        background.ensure_sweeper()
         try:
             ctx = await customer_context(tracker)
             return await self.act(dispatcher, tracker, ctx)

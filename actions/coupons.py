@@ -1,4 +1,5 @@
-"""The customer's coupons."""
+"""The customer's coupons: every code held, several of one type when they came from
+different grants (two lottery wins of the same coupon prize are two codes)."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text

@@ -6,7 +6,10 @@
                                   (KEY: c123, unionid:<id>, wechat_mp:<openid>, wecom_kf:<id>…)
   campaign ID [--full]            a lottery's stock, winners and unfilled addresses
                                   (phones/addresses masked unless --full, for fulfilment)
-  coupons-load TYPE FILE          preload a coupon code pool (one code per line)
+  coupons-load TYPE FILE          preload a coupon code pool (one code per line); grants
+                                  parked on an empty pool are queued again
+  alerts [--count N]              newest ops alerts first (stream ops:alerts: e.g. an empty
+                                  coupon pool), and how many rewards wait in the grant outbox
   erase KEY [--dry-run]           delete one customer's data everywhere (profile, tags,
                                   coupons, claims, check-in/lottery state, inbox rows,
                                   Rasa trackers); reports counts per kind (see
@@ -102,6 +105,13 @@ async def cmd_coupons_load(client, args) -> int:
     return 0
 
 
+async def cmd_alerts(client, args) -> int:
+    entries = await client.xrevrange(store.ALERTS, count=args.count)
+    out({"alerts": [{"id": entry_id, **fields} for entry_id, fields in entries],
+         "grants_pending": await client.zcard(coupons.OUTBOX)})
+    return 0
+
+
 async def cmd_erase(client, args) -> int:
     cid = await find_customer(client, args.key)
     if not cid:
@@ -120,6 +130,7 @@ def main(argv=None) -> int:
     p = sub.add_parser("campaign"); p.add_argument("id"); p.add_argument("--full", action="store_true")
     p.set_defaults(run=cmd_campaign)
     p = sub.add_parser("coupons-load"); p.add_argument("type"); p.add_argument("file"); p.set_defaults(run=cmd_coupons_load)
+    p = sub.add_parser("alerts"); p.add_argument("--count", type=int, default=50); p.set_defaults(run=cmd_alerts)
     p = sub.add_parser("erase"); p.add_argument("key"); p.add_argument("--dry-run", action="store_true")
     p.set_defaults(run=cmd_erase)
     args = parser.parse_args(argv)

@@ -1,7 +1,9 @@
 """Typed views of the YAML catalogues under data/catalog/ (tags, rules, products,
-campaigns, coupons). Loaded once per process: edit the YAML and restart."""
+campaigns, coupons). Loaded once per process: edit the YAML and restart.
+CATALOG_DIR points at another directory of the same files (tests, staging)."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -51,6 +53,9 @@ class CheckinCampaign:
     name: str
     points_per_day: int
     milestones: Tuple[Milestone, ...]
+    # Web sessions may check in and collect daily points; streak rewards (coupons,
+    # parcels, bonus points) go only to WeChat identities unless this is false.
+    milestones_require_wechat: bool = True
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ class Lottery:
     total_limit: int
     no_prize_weight: int
     prizes: Tuple[Prize, ...]
+    requires_wechat: bool = True  # web sessions are for trying the bot, not for prizes
 
     def running(self, now: datetime) -> bool:
         return self.start <= now <= self.end
@@ -101,6 +107,7 @@ class CouponType:
     prefix: str
     valid_days: int
     max_issued: int
+    requires_wechat: bool = False
 
 
 @dataclass(frozen=True)
@@ -178,6 +185,7 @@ def _lottery(raw: Dict[str, Any]) -> Lottery:
         daily_limit=int(limits.get("daily", 1)),
         total_limit=int(limits.get("total", 1)),
         no_prize_weight=int(raw.get("no_prize_weight", 0)),
+        requires_wechat=bool(raw.get("requires_wechat", True)),
         prizes=tuple(
             Prize(id=p["id"], name=p["name"], kind=p["kind"], stock=int(p["stock"]), weight=int(p["weight"]),
                   coupon=p.get("coupon", ""), points=int(p.get("points", 0)))
@@ -213,11 +221,13 @@ def load_catalog(directory: Optional[Path] = None) -> Catalog:
         checkin=CheckinCampaign(
             id=chk["id"], name=chk["name"], points_per_day=int(chk.get("points_per_day", 0)),
             milestones=tuple(sorted((Milestone(int(m["days"]), _reward(m["reward"])) for m in chk["milestones"]), key=lambda m: m.days)),
+            milestones_require_wechat=bool(chk.get("milestones_require_wechat", True)),
         ),
         lotteries=lotteries,
         coupons={
             c["id"]: CouponType(id=c["id"], name=c["name"], benefit=c.get("benefit", ""), source=c.get("source", "generate"),
-                                prefix=c.get("prefix", ""), valid_days=int(c.get("valid_days", 30)), max_issued=int(c.get("max_issued", 0)))
+                                prefix=c.get("prefix", ""), valid_days=int(c.get("valid_days", 30)), max_issued=int(c.get("max_issued", 0)),
+                                requires_wechat=bool(c.get("requires_wechat", False)))
             for c in _load("coupons.yml", directory)["coupons"]
         },
         formats=_load("formats.yml", directory),
@@ -226,4 +236,5 @@ def load_catalog(directory: Optional[Path] = None) -> Catalog:
 
 @lru_cache(maxsize=1)
 def catalog() -> Catalog:
-    return load_catalog()
+    directory = os.environ.get("CATALOG_DIR")
+    return load_catalog(Path(directory) if directory else None)

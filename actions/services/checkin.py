@@ -1,17 +1,29 @@
-"""Daily check-in: one per natural day, streaks, one-time milestone rewards."""
+"""Daily check-in: one per natural day, streaks, one-time milestone rewards.
+
+Everything a check-in earns is decided in one Lua step (checkin.lua): the
+streak, last_checkin_at, the daily points, bonus points, parcel claims and
+coupon grants in the outbox (actions/outbox.py). The coupon codes are delivered
+right after the step; a crash in between leaves the grant to the sweeper.
+"""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import List, Optional
 
 import redis.asyncio as aioredis
 
-from actions.services import coupons, prizes
+from actions import outbox
+from actions.services import prizes
 from actions.services.catalog import Catalog, Milestone
 from actions.services.clock import day_number, iso
+from actions.services.coupons import OUTBOX
 from actions.services.customers import key
-from actions.services.store import scripts
+from actions.services.store import IDEM_TTL_S, UNAVAILABLE, scripts
+
+logger = logging.getLogger(__name__)
+NO_IDEM = "idem:-"  # placeholder key when a call has no idempotency key (never written)
 
 
 def state_key(campaign: str, cid: str) -> str:
@@ -21,8 +33,10 @@ def state_key(campaign: str, cid: str) -> str:
 @dataclass
 class Granted:
     milestone: Milestone
-    code: str = ""  # coupon code, when the reward is a coupon
+    code: str = ""  # coupon code, when the reward is a coupon and it was delivered
     claim_id: str = ""  # parcel claim, when the reward is physical
+    grant_id: str = ""  # outbox grant of a coupon reward
+    delivery: str = ""  # coupon: issued | exists | empty (codes ran out) | pending (the sweeper will)
 
 
 @dataclass
@@ -31,42 +45,46 @@ class Result:
     streak: int
     total: int
     granted: List[Granted] = field(default_factory=list)
+    replayed: bool = False  # the first result of this message, returned again
 
 
-async def check_in(client: aioredis.Redis, catalog: Catalog, cid: str, now: datetime) -> Result:
+async def check_in(client: aioredis.Redis, catalog: Catalog, cid: str, now: datetime,
+                   idem_key: Optional[str] = None, with_milestones: bool = True) -> Result:
     campaign = catalog.checkin
-    today = day_number(now, catalog.timezone)
+    milestones = campaign.milestones if with_milestones else ()
+    args: List = [day_number(now, catalog.timezone), iso(now), campaign.points_per_day,
+                  IDEM_TTL_S if idem_key else 0, cid, campaign.id, prizes.CLAIM_PREFIX, outbox.GRANT_PREFIX,
+                  outbox.due_at()]
+    for m in milestones:
+        args += [m.days, m.reward.kind, m.reward.points, m.reward.coupon or "", prizes.claim_status(m.reward.kind)]
     raw = await scripts(client).checkin(
-        keys=[state_key(campaign.id, cid), state_key(campaign.id, cid) + ":granted"],
-        args=[today] + [m.days for m in campaign.milestones],
+        keys=[state_key(campaign.id, cid), state_key(campaign.id, cid) + ":granted", key(cid, "profile"),
+              prizes.CLAIM_SEQ, key(cid, "claims"), OUTBOX, idem_key or NO_IDEM],
+        args=args,
     )
     status = {1: "done", 0: "already", -1: "refused"}[int(raw[0])]
-    result = Result(status=status, streak=int(raw[1]), total=int(raw[2]))
-    if status != "done":
-        return result
-    pipe = client.pipeline(transaction=False)
-    pipe.hset(key(cid, "profile"), "last_checkin_at", iso(now))
-    if campaign.points_per_day:
-        pipe.hincrby(key(cid, "profile"), "points", campaign.points_per_day)
-    await pipe.execute()
-    # The script marked these milestones as granted exactly once; the grants below
-    # are themselves idempotent (one coupon per type), so a retry cannot double them.
-    for days in (int(d) for d in raw[3:]):
-        milestone = next(m for m in campaign.milestones if m.days == days)
-        result.granted.append(await _grant(client, catalog, cid, milestone, now))
+    result = Result(status=status, streak=int(raw[1]), total=int(raw[2]), replayed=bool(int(raw[3])))
+    pairs = raw[4:]
+    for days, ref in zip(pairs[::2], pairs[1::2]):
+        milestone = next(m for m in campaign.milestones if m.days == int(days))
+        kind = milestone.reward.kind
+        if kind == "coupon":
+            result.granted.append(await _deliver(client, catalog, milestone, str(ref), now))
+        elif kind == "physical":
+            result.granted.append(Granted(milestone, claim_id=str(ref)))
+        else:
+            result.granted.append(Granted(milestone))
     return result
 
 
-async def _grant(client: aioredis.Redis, catalog: Catalog, cid: str, milestone: Milestone, now: datetime) -> Granted:
-    reward = milestone.reward
-    if reward.kind == "coupon":
-        issued = await coupons.issue(client, catalog, cid, reward.coupon, now)
-        return Granted(milestone, code=issued.code)
-    if reward.kind == "points":
-        await client.hincrby(key(cid, "profile"), "points", reward.points)
-        return Granted(milestone)
-    claim_id = await prizes.create(client, cid, catalog.checkin.id, f"m{milestone.days}", reward.kind, now)
-    return Granted(milestone, claim_id=claim_id)
+async def _deliver(client: aioredis.Redis, catalog: Catalog, milestone: Milestone, grant_id: str,
+                   now: datetime) -> Granted:
+    try:
+        delivery = await outbox.deliver(client, catalog, grant_id, now)
+    except UNAVAILABLE as error:
+        logger.warning("Grant %s left to the sweeper (%s).", grant_id, type(error).__name__)
+        return Granted(milestone, grant_id=grant_id, delivery="pending")
+    return Granted(milestone, code=delivery.code, grant_id=grant_id, delivery=delivery.status)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,15 @@
 """One customer id per person: channel identities map to it, the profile hangs off it.
 
-Identity comes only from what the channel authenticated (sender id, channel
-name, unionid in metadata), never from slots or entities a user can type.
+Identity comes only from what a channel authenticated: the namespace of the
+sender id (`common.sender`), never the input channel name a caller reports, nor
+slots or entities a user can type. `unionid`/`scene` in message metadata count
+only for senders in a WeChat namespace (the channels put a unionid there after
+fetching it from WeChat); anything else is a web identity.
+
+Migration: identity keys stay `cust:ident:<channel>:<user id>`, so
+`wechat_mp:<openid>` still maps to the customer created before sender ids were
+namespaced, and a legacy un-namespaced REST sender `x` (`rest:x`) still maps to
+`web:x`.
 """
 from __future__ import annotations
 
@@ -13,8 +21,9 @@ import redis.asyncio as aioredis
 
 from actions.services.clock import iso
 from actions.services.store import PREFIX, scripts
+from common import sender
 
-WEB_CHANNELS = {"rest", "socketio", "web", None, ""}
+WEB = "web"
 
 
 @dataclass(frozen=True)
@@ -25,18 +34,25 @@ class Identity:
     scene: str = ""  # QR scene the person first came from
 
     @property
+    def wechat(self) -> bool:
+        """WeChat vouches for this person: prizes and welcome coupons are theirs to have."""
+        return self.channel in sender.WECHAT_CHANNELS
+
+    @property
     def keys(self) -> List[str]:
         # unionid first: it is the one id WeChat gives the same person on every app
         names = ([f"unionid:{self.unionid}"] if self.unionid else []) + [f"{self.channel}:{self.user_id}"]
         return names
 
 
-def identity_from(sender_id: str, channel: Optional[str], metadata: Optional[Dict]) -> Identity:
+def identity_from(sender_id: str, metadata: Optional[Dict] = None) -> Identity:
+    namespace, user_id = sender.split(sender_id)
+    if not sender.is_wechat(sender_id):
+        return Identity(channel=WEB, user_id=user_id)  # web: and rest: senders; metadata ignored
     metadata = metadata or {}
-    name = "web" if channel in WEB_CHANNELS else str(channel)
     return Identity(
-        channel=name,
-        user_id=str(sender_id),
+        channel=namespace,
+        user_id=user_id,
         unionid=str(metadata.get("unionid") or ""),
         scene=str(metadata.get("scene") or ""),
     )

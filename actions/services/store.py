@@ -13,6 +13,8 @@ from common import redis_settings
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 PREFIX = "cust:"  # customers: identities, profile, tags, coupons, claims
+IDEM_TTL_S = 86400  # a retried action call finds its first result for a day
+ALERTS = "ops:alerts"  # stream of things ops must act on (e.g. an empty coupon pool)
 
 # What "Redis is unreachable" looks like to a caller: connection refused, time-out,
 # a server still loading, and OS-level socket errors.

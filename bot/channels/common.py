@@ -13,6 +13,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
 
+from bot.action_guard import deliver_late_results
 from bot.channels import options
 from bot.flood import Verdict, sender_limiter
 from bot.input_guard import guard
@@ -51,6 +52,7 @@ async def handle_user_text(
                 "Input from %s on %s adjusted: %s (%d chars).",
                 mask_id(sender_id), input_channel, guarded.reason, len(text or ""),
             )
+    await deliver_late_results(output_channel, sender_id)  # what a timed-out action said after all
     try:
         await on_new_message(
             UserMessage(message_text, output_channel, sender_id, input_channel=input_channel, metadata=metadata)

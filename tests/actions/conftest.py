@@ -3,6 +3,7 @@ a free port in a temp dir, flushed before every test; tracker fixtures build the
 Tracker an action receives from Rasa."""
 from __future__ import annotations
 
+import functools
 from typing import Iterator
 
 import pytest
@@ -12,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.services import clock, store
 from actions.services.catalog import catalog as load_catalog
 from bot.redis_server import RedisServer, free_port
-from marketing_support import FakeClock, make_tracker
+from marketing_support import WECHAT_ALICE, FakeClock, make_tracker
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +26,7 @@ def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
 @pytest_asyncio.fixture
 async def redis(redis_server, monkeypatch):
     monkeypatch.setenv("REDIS_URL", redis_server.url)
+    monkeypatch.setenv("GRANT_SWEEP_INTERVAL_S", "0")  # tests sweep explicitly
     client = store.make_client(redis_server.url)
     await client.flushdb()
     store.use_client(client)
@@ -47,7 +49,8 @@ def fake_clock(monkeypatch) -> FakeClock:
 
 @pytest.fixture
 def tracker():
-    return make_tracker
+    """make_tracker for a 公众号 customer unless a sender_id is given."""
+    return functools.partial(make_tracker, sender_id=WECHAT_ALICE)
 
 
 @pytest.fixture

@@ -24,6 +24,9 @@ class FakeClock:
         return self.now
 
 
+WECHAT_ALICE = "wechat_mp:openid-alice"  # a 公众号 customer: may draw and get the welcome coupon
+
+
 def make_tracker(
     sender_id: str = "openid-alice",
     intent: str = "greet",
@@ -34,12 +37,18 @@ def make_tracker(
     metadata: Optional[Dict[str, Any]] = None,
     active_loop: Optional[str] = None,
     extra_events: Optional[List[Dict[str, Any]]] = None,
+    message_id: Optional[str] = None,
 ) -> Tracker:
+    """A tracker as Rasa sends it; identity comes from the sender id's namespace
+    (the default has none: a web identity), `channel` is only what Rasa would report. Without a
+    `message_id` each tracker gets a fresh one, like each new user message."""
+    import uuid
     parse = {"intent": {"name": intent, "confidence": 0.99}, "entities": entities or [], "text": text,
              "intent_ranking": [{"name": intent, "confidence": 0.99}]}
     events: List[Dict[str, Any]] = [
         {"event": "action", "name": "action_listen"},
-        {"event": "user", "text": text, "parse_data": parse, "input_channel": channel, "metadata": metadata or {}},
+        {"event": "user", "text": text, "parse_data": parse, "input_channel": channel, "metadata": metadata or {},
+         "message_id": message_id or uuid.uuid4().hex},
     ] + (extra_events or [])
     return Tracker(
         sender_id=sender_id,

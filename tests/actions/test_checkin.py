@@ -90,7 +90,7 @@ async def test_seventh_day_tells_the_coupon_code_and_tags_the_checkin_master(red
         await ActionCheckin().run(last, tracker(intent="checkin"), {})
     assert responses(last) == ["utter_checkin_done", "utter_checkin_reward_coupon"]
     assert kwargs_of(last, "utter_checkin_reward_coupon")["code"].startswith("QHC7")
-    cid = (await customers.resolve(redis, customers.identity_from("openid-alice", "wechat_mp", {}), fake_clock())).id
+    cid = (await customers.resolve(redis, customers.identity_from("wechat_mp:openid-alice"), fake_clock())).id
     assert "campaign:checkin_master" in await tags.tags_of(redis, cid)
 
 

@@ -11,14 +11,14 @@ from actions.base import customer_context
 from actions.greet import ActionGreet
 from actions.recommend import ActionRecommendProduct
 from actions.services import customers, store, tag_import, tags
-from marketing_support import kwargs_of, make_tracker, responses
+from marketing_support import WECHAT_ALICE, kwargs_of, make_tracker, responses
 
 pytestmark = pytest.mark.asyncio
 
 
 async def test_unionid_joins_the_same_person_across_channels(redis, fake_clock):
-    mp = await customer_context(make_tracker(sender_id="o-openid", channel="wechat_mp", metadata={"unionid": "U1", "scene": "qr_store_sh"}))
-    kf = await customer_context(make_tracker(sender_id="wm-external", channel="wecom_kf", metadata={"unionid": "U1"}))
+    mp = await customer_context(make_tracker(sender_id="wechat_mp:o-openid", channel="wechat_mp", metadata={"unionid": "U1", "scene": "qr_store_sh"}))
+    kf = await customer_context(make_tracker(sender_id="wecom_kf:wm-external", channel="wecom_kf", metadata={"unionid": "U1"}))
     web = await customer_context(make_tracker(sender_id="web-session", channel="rest"))
     assert mp.cid == kf.cid != web.cid
     profile = await customers.profile(redis, mp.cid)
@@ -66,18 +66,18 @@ async def test_asks_spread_over_more_than_seven_days_do_not(redis, fake_clock):
 
 
 async def test_gold_member_gets_the_member_greeting(redis, catalog, fake_clock):
-    ctx = await customer_context(make_tracker())
+    ctx = await customer_context(make_tracker(sender_id=WECHAT_ALICE))
     await tags.change(redis, catalog, ctx.cid, add=["level:gold"], by="ops", reason="test", now=fake_clock())
     dispatcher = CollectingDispatcher()
-    await ActionGreet().run(dispatcher, make_tracker(), {})
+    await ActionGreet().run(dispatcher, make_tracker(sender_id=WECHAT_ALICE), {})
     assert responses(dispatcher) == ["utter_greet_member"]
     assert kwargs_of(dispatcher, "utter_greet_member")["level"] == "金卡"
 
 
 async def test_a_new_person_gets_the_welcome_offer_once(redis, fake_clock):
     first, second = CollectingDispatcher(), CollectingDispatcher()
-    await ActionGreet().run(first, make_tracker(), {})
-    await ActionGreet().run(second, make_tracker(), {})
+    await ActionGreet().run(first, make_tracker(sender_id=WECHAT_ALICE), {})
+    await ActionGreet().run(second, make_tracker(sender_id=WECHAT_ALICE), {})
     assert responses(first) == ["utter_greet", "utter_welcome_offer"]
     assert kwargs_of(first, "utter_welcome_offer")["code"].startswith("QHW")
     assert responses(second) == ["utter_greet"]
@@ -87,7 +87,7 @@ async def test_an_imported_customer_is_not_new(redis, catalog, fake_clock):
     csv_text = "customer_key,tags\nwechat_mp:openid-alice,干皮|学生党\n"
     await tag_import.import_csv(redis, catalog, io.StringIO(csv_text), fake_clock(), "scrm.csv")
     dispatcher = CollectingDispatcher()
-    await ActionGreet().run(dispatcher, make_tracker(sender_id="openid-alice", channel="wechat_mp"), {})
+    await ActionGreet().run(dispatcher, make_tracker(sender_id=WECHAT_ALICE, channel="wechat_mp"), {})
     assert responses(dispatcher) == ["utter_greet"]
 
 

@@ -41,6 +41,24 @@ def test_campaign_lists_stock_winners_and_unfilled_addresses_masked(redis_server
     assert "13800138000" in capsys.readouterr().out
 
 
+def test_alerts_lists_an_empty_coupon_pool(redis_server, monkeypatch, capsys):
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+
+    async def seed():
+        from actions.services import coupons
+        from actions.services.clock import utc_now
+        client = store.make_client(redis_server.url)
+        await client.flushdb()
+        assert (await coupons.issue(client, catalog(), "c1", "partner_sf", utc_now(), grant_id="grant:t:c1:claim1")).status == "empty"
+        await client.aclose()
+
+    asyncio.run(seed())
+    assert ops.main(["alerts"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [(a["type"], a["coupon"], a["customer"]) for a in shown["alerts"]] == [("coupon_pool_empty", "partner_sf", "c1")]
+    assert shown["alerts"][0]["at"] and shown["grants_pending"] == 0
+
+
 def test_unreachable_redis_is_reported_not_raised(monkeypatch, capsys):
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     assert ops.main(["customer", "c1"]) == 2
