@@ -132,6 +132,20 @@ async def plan(client: aioredis.Redis, cid: str) -> Plan:
     lottery = await _scan(client, f"lot:*:user:{_glob(cid)}")
     result.add("lottery_keys", len(lottery), _delete(lottery))
 
+    # exactly-once bookkeeping: idempotency results and reward grants (and their queue entries)
+    idem = await _scan(client, f"idem:{_glob(cid)}:*")
+    result.add("idempotency_keys", len(idem), _delete(idem))
+    grants = await _scan(client, f"grant:*:{_glob(cid)}:*")
+    if grants:
+        parked = await _scan(client, "cpn:*:parked")
+
+        async def unqueue(c: aioredis.Redis, keys: List[str] = grants, parked: List[str] = parked) -> None:
+            await c.zrem("outbox:grants", *keys)
+            for key in parked:
+                await c.srem(key, *keys)
+            await c.delete(*keys)
+        result.add("reward_grants", len(grants), unqueue)
+
     # conversations: trackers, locks, option menus, event dedup of every sender id
     senders = sender_ids(idents)
     users = {s.partition(":")[2] or s for s in senders} | senders
@@ -144,9 +158,11 @@ async def plan(client: aioredis.Redis, cid: str) -> Plan:
     for user in users:
         options += await _scan(client, f"opt:*:{_glob(user)}")
         dedup += await _scan(client, f"wx:dedup:*:evt:{_glob(user)}:*")
-    # channel caches: unionids fetched from WeChat, flood counters (bot/wechat/mp_unionid.py, kf_sync, bot/flood.py)
+    # channel caches: unionids fetched from WeChat, flood counters, late action results
+    # (bot/wechat/mp_unionid.py, kf_sync, bot/flood.py, bot/action_guard.py)
     caches = [k for k in sorted({f"wx:mp:unionid:{u}" for u in users} | {f"wx:kf:unionid:{u}" for u in users}
-                                | {f"flood:sender:{s}" for s in senders}) if await client.exists(k)]
+                                | {f"flood:sender:{s}" for s in senders} | {f"late:{s}" for s in senders})
+              if await client.exists(k)]
     result.add("channel_caches", len(caches), _delete(caches))
     result.add("option_menus", len(set(options)), _delete(sorted(set(options))))
     result.add("dedup_keys", len(set(dedup)), _delete(sorted(set(dedup))))

@@ -43,6 +43,13 @@ async def _seed(client, openid: str, unionid: str, text: str, phone: str) -> str
     await client.hset(f"flood:sender:{sender}", mapping={"s": 1700000000000, "n": 1})
     await client.set(f"wx:dedup:wechat_mp:evt:{openid}:1700000000", "done")
     await client.xadd("wx:undeliverable", {"channel": "wechat_mp", "recipient": openid, "text": text})
+    # exactly-once bookkeeping (actions/outbox.py, bot/action_guard.py): a result, a parked grant, a late reply
+    await client.set(f"idem:{cid}:checkin:mid-1", "{}")
+    grant = f"grant:daily_checkin:{cid}:m7"
+    await client.hset(grant, mapping={"cid": cid, "status": "parked"})
+    await client.zadd("outbox:grants", {grant: 1700000000})
+    await client.sadd("cpn:checkin_7:parked", grant)
+    await client.rpush(f"late:{sender}", json.dumps({"text": text}))
     return cid
 
 
@@ -98,7 +105,8 @@ def test_erase_removes_one_customer_everywhere_and_leaves_the_other(redis_server
     removed = report["removed"]
     assert removed == dry["removed"]
     for kind in ("identities", "claims", "customer_keys", "checkin_keys", "lottery_keys", "trackers",
-                 "option_menus", "dedup_keys", "channel_caches", "inbox_messages", "inbox_samples", "issued_code_links"):
+                 "option_menus", "dedup_keys", "channel_caches", "inbox_messages", "inbox_samples", "issued_code_links",
+                 "idempotency_keys", "reward_grants"):
         assert removed.get(kind, 0) >= 1, kind
     assert removed["trackers"] == 2  # namespaced and legacy
 

@@ -9,7 +9,9 @@ import yaml
 from bot.persona import available_personas, load_facts, load_persona, render_text, system_text
 from bot.stack import ROOT
 
-APOLOGY_RESPONSE = "utter_service_unavailable"  # bot.action_guard's (importing it loads TensorFlow)
+# bot.action_guard's responses (importing it loads TensorFlow): the outage apology and the
+# "still working on it" reply of a timed-out action; neither is an answer.
+APOLOGY_RESPONSES = ("utter_service_unavailable", "utter_action_slow")
 
 
 @functools.lru_cache(maxsize=None)
@@ -22,8 +24,9 @@ def apology_texts() -> frozenset:
         for key in persona.system_texts:
             if "apology" in key or key.endswith("unreachable"):
                 found.add(system_text(key, persona))
-        for variant in persona.responses.get(APOLOGY_RESPONSE) or domain[APOLOGY_RESPONSE]:
-            found.add(render_text(variant["text"], persona, load_facts()))
+        for response in APOLOGY_RESPONSES:
+            for variant in persona.responses.get(response) or domain[response]:
+                found.add(render_text(variant["text"], persona, load_facts()))
     return frozenset(found)
 
 
