@@ -89,9 +89,18 @@ class BaseClient(ABC):
         return str(answer["access_token"]), int(answer.get("expires_in") or 7200)
 
     async def call(self, path: str, body: Dict[str, Any]) -> Dict[str, Any]:
+        """POST a JSON body to an API path (the access token is added and refreshed once if refused)."""
+        return await self._request("POST", path, {}, body)
+
+    async def get(self, path: str, params: Dict[str, str]) -> Dict[str, Any]:
+        """The GET endpoints (query parameters, no body), with the same token handling as `call`."""
+        return await self._request("GET", path, params, None)
+
+    async def _request(self, method: str, path: str, params: Dict[str, str],
+                       body: Optional[Dict[str, Any]]) -> Dict[str, Any]:
         for attempt in (1, 2):
             token = await self.tokens.get()
-            answer = await self.http.request("POST", self.base_url + path, {"access_token": token}, body)
+            answer = await self.http.request(method, self.base_url + path, {"access_token": token, **params}, body)
             errcode = int(answer.get("errcode") or 0)
             if errcode in TOKEN_ERRORS and attempt == 1:
                 logger.info("%s: token refused (errcode %s); refreshing once.", path, errcode)
@@ -121,22 +130,7 @@ class MPClient(BaseClient):
 
     async def user_info(self, openid: str) -> Dict[str, Any]:
         """cgi-bin/user/info: subscribe, openid, and unionid when the account is bound to an open platform."""
-        return await self._get("/cgi-bin/user/info", {"openid": openid, "lang": "zh_CN"})
-
-    async def _get(self, path: str, params: Dict[str, str]) -> Dict[str, Any]:
-        """Like `call`, for the GET endpoints (query parameters, no body)."""
-        for attempt in (1, 2):
-            token = await self.tokens.get()
-            answer = await self.http.request("GET", self.base_url + path, {"access_token": token, **params})
-            errcode = int(answer.get("errcode") or 0)
-            if errcode in TOKEN_ERRORS and attempt == 1:
-                logger.info("%s: token refused (errcode %s); refreshing once.", path, errcode)
-                await self.tokens.invalidate(token)
-                continue
-            if errcode != 0:
-                raise ApiError(errcode, str(answer.get("errmsg", "")), path)
-            return answer
-        raise AssertionError("unreachable")
+        return await self.get("/cgi-bin/user/info", {"openid": openid, "lang": "zh_CN"})
 
 
 class WeComClient(BaseClient):
