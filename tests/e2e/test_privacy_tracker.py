@@ -6,17 +6,13 @@ import json
 
 import redis
 
+from tests.e2e.customers import customer_id
+
 NAME, PHONE, TYPED_PHONE = "王小明", "13800138000", "138 0013 8000"
 ADDRESS = "浙江省杭州市西湖区文三路100号"
 # typed fragments with their spaces: a bare "0013" also occurs in float timestamps
 RAW_FRAGMENTS = [PHONE, TYPED_PHONE, "0013 8000", "文三路", "100号", NAME]
 
-
-def _customer_of(client: redis.Redis, sender: str) -> str:
-    # whatever namespace the channel gives the sender id, its identity key ends with it
-    keys = [k for k in client.scan_iter(match="cust:ident:*") if k.endswith(sender)]
-    assert keys, "the greeting resolved no customer"
-    return client.get(keys[0])
 
 
 def _trackers_of(client: redis.Redis, sender: str) -> list:
@@ -28,7 +24,7 @@ def _trackers_of(client: redis.Redis, sender: str) -> list:
 def test_prize_form_keeps_raw_values_only_in_the_claim(chat, stack):
     client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
     assert "七七" in chat.texts("你好")
-    cid = _customer_of(client, chat.sender)
+    cid = customer_id(client, chat.sender)
     claim_id = str(client.incr("claim:seq"))
     client.hset(f"claim:{claim_id}", mapping={
         "id": claim_id, "customer": cid, "campaign": "spring_wheel", "prize": "mask_sample", "kind": "physical",

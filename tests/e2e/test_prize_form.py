@@ -5,18 +5,12 @@ from __future__ import annotations
 
 import redis
 
+from tests.e2e.customers import customer_id
+
 ASK_NAME = "收件人怎么称呼"
 ASK_PHONE = "手机号是多少"
 ASK_PROVINCE = "寄到哪个省份"
 APOLOGY = "系统开了个小差"  # utter_service_unavailable: must never pass as an answer
-
-
-def _customer_id(client: redis.Redis, sender: str) -> str:
-    """The customer the action server resolved for this chat (whatever the
-    identity key's channel prefix is)."""
-    keys = [k for k in client.scan_iter(match="cust:ident:*", count=1000) if k.endswith(sender)]
-    assert len(keys) == 1, keys
-    return client.get(keys[0])
 
 
 def _parcel_claim(client: redis.Redis, cid: str) -> str:
@@ -33,7 +27,7 @@ def _parcel_claim(client: redis.Redis, cid: str) -> str:
 def test_an_faq_question_inside_the_address_form_is_answered_and_the_form_resumes(chat, stack):
     client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
     assert "七七" in chat.texts("你好")
-    claim_id = _parcel_claim(client, _customer_id(client, chat.sender))
+    claim_id = _parcel_claim(client, customer_id(client, chat.sender))
 
     reply = chat.texts("我的奖品")
     assert "舒缓修护面膜体验装" in reply and ASK_NAME in reply

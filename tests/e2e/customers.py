@@ -1,0 +1,19 @@
+"""Which customer the action server resolved for an e2e conversation."""
+from __future__ import annotations
+
+import redis
+
+from common import sender as senders
+
+
+def ident_key(sender_id: str) -> str:
+    """`cust:ident:<channel>:<user>`: WeChat namespaces keep theirs; `rest:`/`web:` senders are web identities
+    (actions/services/customers.identity_from)."""
+    namespace, user = senders.split(sender_id)
+    return f"cust:ident:{namespace if senders.is_wechat(sender_id) else 'web'}:{user}"
+
+
+def customer_id(client: redis.Redis, sender_id: str) -> str:
+    cid = client.get(ident_key(sender_id))
+    assert cid, f"no customer resolved for {sender_id} ({ident_key(sender_id)})"
+    return cid
