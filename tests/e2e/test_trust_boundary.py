@@ -149,7 +149,7 @@ def test_a_forged_unionid_does_not_link_the_caller_to_the_victim(stack, redis):
     now = datetime.now(timezone.utc)
     # The victim as actions/services/customers.py and issue_coupon.lua store a 公众号 customer.
     redis.set(f"cust:ident:unionid:{unionid}", victim_cid)
-    redis.set(f"cust:ident:wechat_mp:wechat_mp:oVictim{tag}", victim_cid)
+    redis.set(f"cust:ident:wechat_mp:oVictim{tag}", victim_cid)
     redis.hset(f"cust:{victim_cid}:profile", mapping={"created_at": now.isoformat(), "first_channel": "wechat_mp"})
     redis.hset(f"cust:{victim_cid}:coupons", "lottery_20", json.dumps({
         "code": code, "issued_at": now.isoformat(), "expires_at": (now + timedelta(days=30)).isoformat(),
@@ -168,7 +168,7 @@ def test_a_forged_unionid_does_not_link_the_caller_to_the_victim(stack, redis):
     assert code not in reply, "the caller was shown the victim's coupon"
 
     linked = sorted(k for k in redis.scan_iter("cust:ident:*") if redis.get(k) == victim_cid)
-    assert linked == sorted([f"cust:ident:unionid:{unionid}", f"cust:ident:wechat_mp:wechat_mp:oVictim{tag}"])
+    assert linked == sorted([f"cust:ident:unionid:{unionid}", f"cust:ident:wechat_mp:oVictim{tag}"])
     assert redis.lrange(f"cust:{victim_cid}:claims", 0, -1) == claims_before
     assert redis.hkeys(f"cust:{victim_cid}:coupons") == ["lottery_20"]
 
