@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,17 @@ if (not start) or now - start >= tonumber(ARGV[2]) then
 end
 return redis.call('HINCRBY', KEYS[1], 'n', 1)
 """
+
+
+_registered: List[Any] = []
+
+
+def _hit_script(redis: Any) -> Any:
+    """The counting script, sent once and then run by its SHA (EVALSHA, reloaded on NOSCRIPT):
+    this runs on every inbound message."""
+    if not _registered:
+        _registered.append(redis.register_script(_HIT))
+    return _registered[0]
 
 
 class Verdict(enum.Enum):
@@ -58,7 +69,8 @@ class WindowLimiter:
         window_ms = max(1, int(self.window_s * 1000))
         now_ms = int((time.time() if now is None else now) * 1000)
         try:
-            count = int(await redis.eval(_HIT, 1, self.key(subject), now_ms, window_ms, 2 * window_ms))
+            count = int(await _hit_script(redis)(keys=[self.key(subject)], args=[now_ms, window_ms, 2 * window_ms],
+                                                 client=redis))
         except Exception as error:
             logger.warning("%s: limiter unavailable (%s); letting the message through.",
                            self.prefix, type(error).__name__)

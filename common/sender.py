@@ -44,7 +44,9 @@ def is_wechat(sender_id: str) -> bool:
 
 def for_rest(sender_id: str) -> str:
     """The id a trusted REST caller's message runs under; raises for WeChat namespaces."""
-    namespace, _ = split(sender_id)
+    raw = str(sender_id)
+    namespace, _ = split(raw)
     if namespace in WECHAT_CHANNELS:
         raise PermissionError(f"sender ids in the {namespace} namespace come only from that channel")
-    return str(sender_id) if namespace in (WEB, REST) and SEPARATOR in str(sender_id) else make(REST, str(sender_id))
+    # already `web:<s>` / `rest:<id>`; anything else ("foo:bar", "WECHAT_MP:x") is the caller's own id
+    return raw if raw.startswith(namespace + SEPARATOR) else make(REST, raw)

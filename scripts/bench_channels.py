@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.redis_server import RedisServer, free_port  # noqa: E402
+from bot.stack import Service, stand_in_service  # noqa: E402
 from bot.stand_in.simulator import WeChatSimulator  # noqa: E402
 from tests.channels import helpers as h  # noqa: E402
 from tests.channels.conftest import app_env  # noqa: E402
@@ -42,20 +42,6 @@ DEADLINE_S = 5.0
 def percentile(values: List[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else 0.0
-
-
-def start(args: List[str], env: Dict[str, str], health: str, log: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(health, timeout=1)
-            return proc
-        except requests.RequestException:
-            if proc.poll() is not None:
-                raise RuntimeError(log.read_text()[-2000:])
-            time.sleep(0.1)
-    raise TimeoutError(health)
 
 
 async def post_timed(session: aiohttp.ClientSession, url: str, params: Dict[str, str], body: bytes) -> float:
@@ -132,26 +118,27 @@ def main() -> None:
     args = parser.parse_args()
     run_dir = Path(tempfile.mkdtemp(prefix="bench-channels-"))
     redis = RedisServer(free_port(), run_dir / "redis").start(appendonly=False)
-    procs: List[subprocess.Popen] = []
+    services: List[Service] = []
     try:
         stand_port, app_port = free_port(), free_port()
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        procs.append(start([sys.executable, "-m", "bot.stand_in", "--port", str(stand_port)], env,
-                           f"http://127.0.0.1:{stand_port}/_stand_in/health", run_dir / "stand_in.log"))
+        stand_in_proc = stand_in_service(stand_port, run_dir).start({**os.environ, "PYTHONPATH": str(ROOT)})
+        services.append(stand_in_proc)
+        stand_in_proc.wait(30)
         stand_in = f"http://127.0.0.1:{stand_port}"
         app = app_env(redis.url, stand_in, run_dir, HANDLER_DELAY_MIN_S="0.05", HANDLER_DELAY_MAX_S="0.3",
                       WECHAT_PASSIVE_BUDGET_S="4.0", FLOOD_MAX_MESSAGES="20", FLOOD_WINDOW_S="10")
-        procs.append(start([sys.executable, "tests/channels/channel_app.py", "--port", str(app_port)], app,
-                           f"http://127.0.0.1:{app_port}/health", run_dir / "app.log"))
+        channel_app = Service("channel_app", [sys.executable, "tests/channels/channel_app.py", "--port", str(app_port)],
+                              f"http://127.0.0.1:{app_port}/health", run_dir / "app.log").start(app)
+        services.append(channel_app)
+        channel_app.wait(30)
         base = f"http://127.0.0.1:{app_port}/webhooks"
         print(json.dumps(asyncio.run(bench_mp(f"{base}/wechat_mp/webhook", stand_in, args.users)), ensure_ascii=False), flush=True)
         requests.post(f"{stand_in}/_stand_in/reset", timeout=5)
         print(json.dumps(asyncio.run(bench_kf(f"{base}/wecom_kf/webhook", stand_in, args.users)), ensure_ascii=False), flush=True)
         print(json.dumps(asyncio.run(bench_mp_flood(f"{base}/wechat_mp/webhook")), ensure_ascii=False), flush=True)
     finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(timeout=10)
+        for service in services:
+            service.stop()  # SIGTERM, then SIGKILL after 10 s
         redis.stop()
 
 

@@ -52,17 +52,6 @@ def token_ok(presented: str, expected: str) -> bool:
     return bool(expected) and hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8"))
 
 
-def rest_sender_id(raw: str) -> str:
-    """The tracker id a trusted caller's message runs under: `web:<s>` or `rest:<id>`.
-    Raises PermissionError for WeChat namespaces (common.sender.for_rest)."""
-    sender_id = senders.for_rest(raw)
-    namespace, _ = senders.split(sender_id)
-    if namespace in (senders.WEB, senders.REST) and sender_id.startswith(namespace + senders.SEPARATOR):
-        return sender_id
-    # e.g. "WECHAT_MP:x" or "foo:bar": not a namespace, so it is the REST caller's own id
-    return senders.make(senders.REST, raw)
-
-
 class GuardedRestInput(RestInput):
     def __init__(self, token: Optional[str] = None) -> None:
         self.token = os.environ.get("RASA_TOKEN", "") if token is None else token
@@ -107,7 +96,7 @@ class GuardedRestInput(RestInput):
                 logger.warning("REST webhook: sender id of %d characters refused.", len(raw_sender))
                 return response.json({"error": f"sender must be at most {MAX_SENDER_CHARS} characters"}, status=400)
             try:
-                sender_id = rest_sender_id(raw_sender)
+                sender_id = senders.for_rest(raw_sender)
             except PermissionError as error:
                 logger.warning("REST webhook: sender %s refused (403): %s.", mask_id(raw_sender), error)
                 return response.json({"error": str(error)}, status=403)

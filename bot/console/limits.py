@@ -4,9 +4,9 @@
   every session is a new customer for the bot, so a script must not mint them;
 - web chat messages per IP per minute (WEB_MESSAGES_PER_IP_MINUTE, default 60).
 
-A window starts with an IP's first counted request and lasts its length (one
-atomic INCR + EXPIRE in Lua), so a burst cannot straddle two windows. IPs are
-stored only as a keyed hash. The client IP is the socket peer; X-Forwarded-For
+A window starts with an IP's first counted request and lasts its length
+(bot.flood.WindowLimiter, the same atomic counter as the per-sender flood
+limit), so a burst cannot straddle two windows. IPs are stored only as a keyed hash. The client IP is the socket peer; X-Forwarded-For
 is honoured only when the peer is listed in CONSOLE_TRUSTED_PROXIES.
 If Redis fails the caps are skipped (logged): the chat keeps working.
 """
@@ -22,22 +22,13 @@ from typing import List, Optional, Sequence, Union
 
 import redis.asyncio as aioredis
 
+from bot.flood import Verdict, WindowLimiter
 from bot.redis_conn import get_redis
 
 logger = logging.getLogger(__name__)
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
-KEY_PREFIX = "console:rl:"
-
-# INCR and, for a new window, EXPIRE in one step (a crash cannot leave a counter without TTL).
-_COUNT = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 or redis.call('TTL', KEYS[1]) < 0 then
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
-end
-return n
-"""
-
+KEY_PREFIX = "console:rl"
 
 def trusted_proxies(value: Optional[str] = None) -> List[Network]:
     """CONSOLE_TRUSTED_PROXIES: comma-separated IPs or CIDRs of reverse proxies."""
@@ -113,25 +104,21 @@ class IpLimiter:
     def __init__(self, redis: "aioredis.Redis | None", key_secret: bytes) -> None:
         self._redis = redis
         self._key_secret = key_secret
-        self._script = None
+
+    def _subject(self, ip: str) -> str:
+        return hmac.new(self._key_secret, ip.encode("utf-8"), hashlib.sha256).hexdigest()[:24]
+
+    def _window(self, cap: Cap) -> WindowLimiter:
+        return WindowLimiter(f"{KEY_PREFIX}{cap.name}", cap.limit, cap.window_s)
 
     def key(self, cap: Cap, ip: str) -> str:
-        digest = hmac.new(self._key_secret, ip.encode("utf-8"), hashlib.sha256).hexdigest()[:24]
-        return f"{KEY_PREFIX}{cap.name}:{digest}"
+        return self._window(cap).key(self._subject(ip))
 
     async def allow(self, cap: Cap, ip: str) -> bool:
-        """Count one request from `ip`; False once the IP is over the cap (0 = no cap)."""
-        if cap.limit <= 0:
-            return True
-        try:
-            redis = self._redis or get_redis()  # the console's client for this event loop
-            self._script = self._script or redis.register_script(_COUNT)
-            count = int(await self._script(keys=[self.key(cap, ip)], args=[cap.window_s], client=redis))
-        except Exception as error:  # Redis down: log, never lock everyone out
-            logger.warning("Web chat: %s cap not checked for %s (%s).", cap.name, mask_ip(ip), type(error).__name__)
-            return True
-        if count > cap.limit:
-            if count == cap.limit + 1:  # one line per window, not one per refused request
-                logger.warning("Web chat: %s cap (%d per %d s) reached for %s.", cap.name, cap.limit, cap.window_s, mask_ip(ip))
-            return False
-        return True
+        """Count one request from `ip`; False once the IP is over the cap (0 = no cap).
+        Redis down: the limiter lets it through (logged), never locking everyone out."""
+        verdict = await self._window(cap).hit(self._redis or get_redis(), self._subject(ip))
+        if verdict is Verdict.NOTICE:  # one line per window, not one per refused request
+            logger.warning("Web chat: %s cap (%d per %d s) reached for %s.", cap.name, cap.limit, cap.window_s,
+                           mask_ip(ip))
+        return verdict is Verdict.ALLOW

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import time
 from pathlib import Path
 from typing import Iterator, List
 
@@ -30,6 +29,7 @@ import yaml
 from bot.persona import system_text
 from bot.redis_server import RedisServer, free_port
 from bot.stack import ROOT, Stack
+from tests.channels.helpers import wait_for
 
 ACTION_TIMEOUT_S = "0.5"
 SLOW_MARK = "有点慢"  # utter_action_slow
@@ -86,15 +86,6 @@ def late_keys(rasa_redis: redis_sync.Redis, sender: str) -> List[str]:
     return list(rasa_redis.scan_iter(match=f"late:*{sender}"))
 
 
-def wait_for(check, timeout_s: float = 30.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    return check()
-
 
 def test_a_lottery_that_outlives_the_timeout_is_drawn_once_and_told_next_turn(slow_stack):
     stack, actions_redis = slow_stack
@@ -107,7 +98,7 @@ def test_a_lottery_that_outlives_the_timeout_is_drawn_once_and_told_next_turn(sl
         if late_keys(rasa_redis, sender):
             rasa_redis.delete(*late_keys(rasa_redis, sender))
         return any("七七" in t for t in send(stack, sender, "你好")) and not late_keys(rasa_redis, sender)
-    assert wait_for(greeted, 60), "the warm-up greeting never came back in time"
+    assert wait_for(greeted, timeout_s=60), "the warm-up greeting never came back in time"
 
     actions_db.execute_command("CLIENT", "PAUSE", "10000", "WRITE")
     try:
@@ -117,7 +108,7 @@ def test_a_lottery_that_outlives_the_timeout_is_drawn_once_and_told_next_turn(sl
     assert SLOW_MARK in first, first
     assert "抽中" not in first and not any(mark in first for mark in APOLOGY_MARKS), first
 
-    assert wait_for(lambda: late_keys(rasa_redis, sender)), "the late result was never kept"
+    assert wait_for(lambda: late_keys(rasa_redis, sender), timeout_s=30), "the late result was never kept"
     draws = [actions_db.hget(k, "total") for k in actions_db.scan_iter(match="lot:*:user:*")]
     assert draws == ["1"]  # exactly one draw, by the call that timed out
 

@@ -1,21 +1,12 @@
 """The WeChat channels in front of the real Rasa server, model and action server."""
 from __future__ import annotations
 
-import time
 
 import requests
 
 from bot.stand_in.simulator import WeChatSimulator
+from tests.channels.helpers import wait_for
 
-
-def wait_for(fetch, timeout_s: float = 30.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = fetch()
-        if found:
-            return found
-        time.sleep(0.2)
-    return fetch()
 
 
 def test_official_account_text_gets_the_personas_passive_reply(stack, wechat):
@@ -51,7 +42,7 @@ def test_wecom_kf_message_is_pulled_answered_and_sent(stack, wechat):
         sent = requests.get(f"{api}/_stand_in/sent", timeout=5).json()["sent"]
         return [s["body"] for s in sent if s["path"] == "/cgi-bin/kf/send_msg" and s["body"].get("touser") == "wmE2E0001"]
 
-    replies = wait_for(sent_to_customer)
+    replies = wait_for(sent_to_customer, timeout_s=30)
     assert replies, "the 微信客服 customer got no answer"
     text = " ".join(str(r.get("text", {}).get("content", "")) + str(r.get("msgmenu", {})) for r in replies)
     assert "智能助手" in text

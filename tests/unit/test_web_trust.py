@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.channels.rest import rest_sender_id, token_ok
+from bot.channels.rest import token_ok
+from common.sender import for_rest as rest_sender_id
 from bot.console.limits import client_ip, mask_ip, trusted_proxies
 from bot.console.web_session import WebSessions
 
