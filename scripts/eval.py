@@ -4,7 +4,7 @@
 
 Trains an NLU model on the train split (cached under .cache/eval/ by split and
 config, training serialised with `make train` by the same lock), parses the
-held-out examples and an out-of-scope set (tests/faq_eval/out_of_scope.yml),
+held-out examples and an out-of-scope set (tests/nlu_eval/out_of_scope.yml),
 and writes under reports/eval/: summary.md, metrics.json, errors.json and
 confusion matrices (intent, FAQ key). The semantic FAQ matcher and a
 character TF-IDF baseline are compared on the same split in the action-server
