@@ -80,7 +80,17 @@ def rasa_cli() -> list:
     return [str(ROOT / ".venv" / "rasa" / "bin" / "python"), "-m", "rasa"]
 
 
+def refresh_generated_data() -> None:
+    """The brand vocabulary comes from the catalogue (bot.brand_vocab): regenerate
+    it before fingerprinting, so a renamed campaign trains a new model."""
+    from bot import brand_vocab
+
+    if brand_vocab.write():
+        print("==> brand vocabulary regenerated from data/catalog", file=sys.stderr)
+
+
 def train(validate: bool = True) -> Path:
+    refresh_generated_data()
     # One training at a time on this machine (2 cores): others wait here.
     MODELS_DIR.mkdir(exist_ok=True)
     with open(MODELS_DIR / ".train.lock", "w") as lock:
@@ -108,6 +118,7 @@ def _train_locked(target: Path, validate: bool) -> Path:
 
 
 def ensure_current_model() -> Path:
+    refresh_generated_data()
     target = current_model_path()
     if target.is_file() and _embeddings_ready(target):
         print(f"==> model up to date: {target.relative_to(ROOT)}", file=sys.stderr)

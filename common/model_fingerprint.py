@@ -1,6 +1,6 @@
 """The fingerprint of everything that shapes a trained model.
 
-Config, domain, training data, the jieba dictionary, and the code that turns
+Config, domain, training data, the jieba dictionary, the normaliser's rules, and the code that turns
 them into a model: our NLU components (bot/nlu/) and the FAQ embedding
 training code. Changing any of them names a new model, so `make test` and
 `make run` retrain instead of serving a model built by older code.
@@ -17,7 +17,7 @@ RASA_VERSION = "3.6.21"
 # Rasa training data. Other folders under data/ (brand facts, catalogues) are
 # read at run time and do not shape the model.
 TRAINING_DATA_DIRS = ("data/nlu", "data/rules", "data/stories", "data/responses")
-MODEL_INPUT_DIRS = TRAINING_DATA_DIRS + ("data/jieba",)
+MODEL_INPUT_DIRS = TRAINING_DATA_DIRS + ("data/jieba", "data/normalise")
 # Code that runs at training time: custom NLU components and FAQ embedding training.
 MODEL_CODE_DIRS = ("bot/nlu",)
 FAQ_TRAINING_CODE = (

@@ -40,6 +40,16 @@ def choice_payload(key: str) -> str:
     return f"/{CHOICE_INTENT}{json.dumps({KEY_ENTITY: key})}"
 
 
+def typed_text(tracker: Tracker) -> str:
+    """What the customer wrote, as the transcript keeps it. `latest_message`
+    carries the text the classifiers saw (typos, dialect and fillers read as
+    standard words), which is right for matching but not for ops reading the inbox."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return str(event.get("text") or "").strip()
+    return ""
+
+
 def classifier_guesses(tracker: Tracker, limit: int = 3) -> List[Hit]:
     """The FAQ response selector's ranking for the latest message (kept by the gate)."""
     selector = (tracker.latest_message.get("response_selector") or {}).get("faq") or {}
@@ -83,7 +93,7 @@ class ActionFaqFallback(CustomerAction):
             guesses = [{"key": h.key, "score": round(h.score, 4), "source": "semantic"} for h in decision.hits]
             guesses += [{"key": h.key, "score": round(h.score, 4), "source": "classifier"} for h in from_classifier[:3]]
             entry = inbox.InboxEntry(
-                text=text, customer=ctx.cid, channel=tracker.get_latest_input_channel() or "",
+                text=typed_text(tracker) or text, customer=ctx.cid, channel=tracker.get_latest_input_channel() or "",
                 outcome=OUT_OF_SCOPE_INTENT if out_of_scope else decision.kind, guesses=guesses,
             )
             await inbox.record(ctx.redis, entry, vector, settings)

@@ -20,7 +20,7 @@ _ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
 Examples = Dict[str, List[str]]
 
 
-def _strip_annotations(text: str) -> str:
+def strip_annotations(text: str) -> str:
     return _ANNOTATION.sub(r"\1", text).strip()
 
 
@@ -34,7 +34,7 @@ def read_nlu_file(path: Path) -> Examples:
         for line in block["examples"].splitlines():
             line = line.strip()
             if line.startswith("- "):
-                text = _strip_annotations(line[2:])
+                text = strip_annotations(line[2:])
                 if text:
                     grouped.setdefault(intent, []).append(text)
     return grouped
