@@ -41,7 +41,13 @@ from bot.model_files import MODELS_DIR, rasa_cli  # noqa: E402
 
 CACHE = ROOT / ".cache" / "eval"
 REPORTS = ROOT / "reports" / "eval"
-OOS_FILE = ROOT / "tests" / "faq_eval" / "out_of_scope.yml"
+EVAL_DIR = ROOT / "tests" / "nlu_eval"
+OOS_FILE = EVAL_DIR / "out_of_scope.yml"
+HELDOUT_FILE = EVAL_DIR / "heldout.yml"
+CATEGORIES_FILE = EVAL_DIR / "categories.yml"
+NLU_DIR = ROOT / "data" / "nlu"
+# an out-of-scope request must never end in one of these (a wrong confident answer)
+HARMFUL = {"complain", "goodbye", "faq"}
 ACTIONS_PY = ROOT / ".venv" / "actions" / "bin" / "python"
 FALLBACKS = {"nlu_fallback", "out_of_scope"}
 FUSED = "embeddings + lexical + classifier"  # actions/faq/evaluate.py
@@ -155,7 +161,13 @@ def understood(label: str, parse: dict) -> bool:
 
 
 def skin_types(parse: dict) -> List[str]:
-    return [str(e.get("value")) for e in parse.get("entities") or [] if e.get("entity") == "skin_type"]
+    """The skin types found, as written (油皮) and as mapped (oily): a case names the written form."""
+    text = str(parse.get("text") or "")
+    found = []
+    for e in parse.get("entities") or []:
+        if e.get("entity") == "skin_type":
+            found += [str(e.get("value")), text[int(e.get("start", 0)):int(e.get("end", 0))]]
+    return found
 
 
 def evaluate_split(train: Examples, test: Examples, oos: List[str], held_out: Examples = None,
