@@ -160,6 +160,11 @@ def understood(label: str, parse: dict) -> bool:
     return classifier_intent(parse) == intent and (not key or predicted_key(parse, intent) == key)
 
 
+def overridden(parse: dict) -> str:
+    """The intent the out-of-scope detector replaced (bot.nlu.out_of_scope), if any."""
+    return str((parse.get("out_of_scope_detector") or {}).get("overrode") or "")
+
+
 def skin_types(parse: dict) -> List[str]:
     """The skin types found, as written (油皮) and as mapped (oily): a case names the written form."""
     text = str(parse.get("text") or "")
@@ -190,16 +195,18 @@ def evaluate_split(train: Examples, test: Examples, oos: List[str], held_out: Ex
             "predicted_faq_key": predicted_key(parse), "gate": gate.get("reason"),
             "faq_ranking": faq_ranking(parse),
             "normalised_text": parse.get("text", text),  # what the actions see (simplified, pinyin read)
+            "oos_detector_overrode": overridden(parse),
         })
     oos_rows = [{"text": t, "predicted_intent": p["intent"]["name"], "classifier_intent": classifier_intent(p),
-                 "predicted_faq_key": predicted_key(p)} for t, p in zip(oos, oos_parses)]
+                 "predicted_faq_key": predicted_key(p), "oos_detector_overrode": overridden(p)}
+                for t, p in zip(oos, oos_parses)]
     case_rows = []
     for (name, case), parse in zip(cases, case_parses):
         label = str(case["label"])
         row = {"category": name, "text": str(case["text"]), "label": label, "ok": understood(label, parse),
                "predicted_intent": parse["intent"]["name"], "classifier_intent": classifier_intent(parse),
                "predicted_key": predicted_key(parse, intent_of(label)) if "/" in label else "",
-               "normalised_text": parse.get("text")}
+               "normalised_text": parse.get("text"), "oos_detector_overrode": overridden(parse)}
         if case.get("skin_type"):
             row["skin_type"], row["predicted_skin_types"] = str(case["skin_type"]), skin_types(parse)
         case_rows.append(row)
@@ -216,7 +223,11 @@ def category_metrics(case_rows: List[dict], oos_rows: List[dict]) -> dict:
     oos_all = [{"text": r["text"], "predicted_intent": r["predicted_intent"]} for r in oos_rows] + \
         [{"text": r["text"], "predicted_intent": r["predicted_intent"]} for r in case_rows if r["label"] == "out_of_scope"]
     landed = collections.Counter(r["predicted_intent"] for r in oos_all if r["predicted_intent"] not in FALLBACKS)
+    oos_cases = [r for r in case_rows if r["label"] == "out_of_scope"] + oos_rows
+    in_scope_cases = [r for r in case_rows if r["label"] != "out_of_scope"]
     return {
+        "oos_detector_rescued": sum(bool(r["oos_detector_overrode"]) for r in oos_cases),
+        "oos_detector_overrode_in_scope": sum(bool(r["oos_detector_overrode"]) for r in in_scope_cases),
         "categories": by_category,
         "skin_type_entity_accuracy": (sum(r["skin_type"] in r["predicted_skin_types"] for r in with_skin) / len(with_skin)
                                       if with_skin else None),
@@ -238,6 +249,7 @@ def metrics(rows: List[dict], oos_rows: List[dict]) -> dict:
     in_scope = [r for r in rows if r["intent"] != "out_of_scope"]
     in_scope_ok = sum(r["classifier_intent"] == r["intent"] for r in in_scope)
     in_scope_fallback = sum(r["predicted_intent"] == "nlu_fallback" for r in rows if r["intent"] != "out_of_scope")
+    detector_wrong = sum(bool(r.get("oos_detector_overrode")) for r in rows if r["intent"] != "out_of_scope")
     faq = [r for r in rows if r["faq_key"]]
     key_ok = [r for r in faq if r["predicted_faq_key"] == r["faq_key"]]
     answered = [r for r in faq if r["predicted_intent"] == "faq"]
@@ -248,6 +260,7 @@ def metrics(rows: List[dict], oos_rows: List[dict]) -> dict:
         "intent_accuracy": intent_ok / n,
         "final_intent_accuracy": final_ok / n,
         "in_scope_intent_accuracy": in_scope_ok / max(1, len(in_scope)),
+        "held_out_in_scope_overridden_by_oos_detector": detector_wrong,
         "in_scope_fallback_rate": in_scope_fallback / max(1, sum(r["intent"] != "out_of_scope" for r in rows)),
         "faq_examples": len(faq),
         "faq_top1": len(key_ok) / len(faq) if faq else None,
@@ -357,6 +370,8 @@ def summary_md(m: dict, pairs: dict, sem: dict, cv: dict, args) -> str:
     if m.get("oos_all_examples"):
         lines.append(f"| out-of-scope ending in fallback, general + near-domain ({m['oos_all_examples']} requests never trained on) | {pct(m['oos_all_fallback_rate'])} | ≥ 95% |")
         lines.append(f"| ... of them landing on complain, goodbye or a direct FAQ answer | {pct(m['oos_all_harmful_rate'])} | ≤ 1% |")
+    if "oos_detector_rescued" in m:
+        lines.append(f"| out-of-scope detector: out-of-scope requests it sent to the fallback / in-scope category examples it took away | {m['oos_detector_rescued']} / {m['oos_detector_overrode_in_scope']} | |")
     for name, c in (m.get("categories") or {}).items():
         lines.append(f"| category `{name}` ({c['examples']} held-out examples) | {pct(c['accuracy'])} | ≥ 95% |")
     if m.get("skin_type_entity_accuracy") is not None:
