@@ -4,8 +4,10 @@ request the bot must not answer (honest fallback, kept in the inbox as typed).""
 from __future__ import annotations
 
 import secrets
+from urllib.parse import quote
 
 import pytest
+import requests
 
 from common import inbox_store
 from tests.e2e.test_faq import ANSWERS, answers_of, inbox
@@ -17,9 +19,16 @@ def every_faq_answer() -> set:
     return {a for key in ANSWERS if key.startswith("utter_faq/") for a in answers_of(key.split("/", 1)[1])}
 
 
-def test_a_voice_transcript_gets_the_faq_answer(chat):
+def test_a_voice_transcript_gets_the_faq_answer_and_the_transcript_keeps_it(chat, stack):
     # 公众号 Recognition text: no punctuation, fillers, a greeting run into the question
-    assert chat.texts("喂你好嗯那个我想问一下就是你们这个满多少包邮啊") in answers_of("shipping_fee")
+    spoken = "喂你好嗯那个我想问一下就是你们这个满多少包邮啊"
+    assert chat.texts(spoken) in answers_of("shipping_fee")
+
+    tracker = requests.get(f"{stack.rasa_url}/conversations/{quote(chat.sender, safe='')}/tracker",
+                           headers=chat.headers, timeout=10).json()
+    user = [e for e in tracker["events"] if e["event"] == "user"][-1]
+    assert user["text"] == spoken                       # the transcript: as the customer said it
+    assert "那个" not in user["parse_data"]["text"]    # the classifiers: without the fillers
 
 
 def test_a_typod_check_in_checks_in(chat):

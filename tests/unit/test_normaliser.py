@@ -21,6 +21,9 @@ RESOURCE = Resource("normaliser")
 CONTEXT = ExecutionContext(GraphSchema({}), "test")
 CONFIG = {"dictionary_path": str(ROOT / "data" / "jieba"), "rules_path": str(ROOT / "data" / "normalise" / "rules.yml")}
 PROJECT_TEXTS = [to_simplified(t) for texts in read_nlu().values() for t in texts]
+# the tidy phrasings written before the messy-typing data (colloquial_*.yml, near_misses.yml)
+TIDY_TEXTS = [to_simplified(t) for texts in read_nlu([ROOT / "data" / "nlu" / f for f in (
+    "intents.yml", "faq.yml", "chitchat.yml", "capabilities.yml")]).values() for t in texts]
 
 
 def train(storage_path: Path, texts: List[str], config: Optional[Dict[str, Any]] = None) -> TypoDialectNormaliser:
@@ -96,11 +99,11 @@ def test_english_stays_english(component, text):
     assert read(component, text) == text
 
 
-def test_almost_all_of_our_own_training_data_is_left_alone(component):
-    changed = [t for t in PROJECT_TEXTS if read(component, t) != t]
+def test_almost_all_of_our_tidy_training_data_is_left_alone(component):
+    changed = [t for t in TIDY_TEXTS if read(component, t) != t]
     # what does change is fillers, dialect and the typos written on purpose (包油吗); a
     # normaliser rewriting tidy text would show here long before the accuracy drops
-    assert len(changed) < 0.05 * len(PROJECT_TEXTS), changed[:20]
+    assert len(changed) < 0.05 * len(TIDY_TEXTS), changed[:20]
 
 
 @pytest.mark.parametrize("typed, expected", [
