@@ -3,6 +3,11 @@
 The group is chosen here, with the embedding of the message, so that readers
 (console, CLI) need no model: the message joins the most similar open group
 (cosine >= group_threshold against the group's first message), or starts one.
+The embedding model is trained on our own FAQ phrasings and knows nothing of
+out-of-scope topics (猫粮, 招聘), which are most of the inbox; so when no group is
+close by the embeddings, one whose first message shares most character pairs
+with this one (Dice >= group_lexical_threshold) is taken: 你们卖不卖猫粮 and
+你们卖猫粮吗 are one question.
 Two processes recording the first two similar messages at the same moment may
 start two groups; ops see both, which is harmless.
 """
@@ -54,6 +59,33 @@ async def _closest_group(client, vector: Optional[np.ndarray], threshold: float)
     return best_gid
 
 
+def _pairs(text: str) -> set:
+    chars = [c for c in text if c.isalnum()]
+    return {a + b for a, b in zip(chars, chars[1:])}
+
+
+def lexical_similarity(a: str, b: str) -> float:
+    """Dice coefficient of the two texts' character pairs."""
+    pa, pb = _pairs(a), _pairs(b)
+    return 2 * len(pa & pb) / (len(pa) + len(pb)) if pa and pb else 0.0
+
+
+async def _lexically_closest_group(client, text: str, threshold: float) -> Optional[str]:
+    gids = [keys._text(g) for g in await client.zrange(keys.OPEN, 0, -1)]
+    if not gids:
+        return None
+    async with client.pipeline(transaction=False) as pipe:
+        for gid in gids:
+            pipe.hget(keys.group_key(gid), "label")
+        labels = await pipe.execute()
+    best_gid, best = None, threshold
+    for gid, label in zip(gids, labels):
+        score = lexical_similarity(text, keys._text(label or ""))
+        if score >= best:
+            best_gid, best = gid, score
+    return best_gid
+
+
 async def _evict_smallest(client) -> None:
     smallest = await client.zrange(keys.OPEN, 0, 0)
     for gid in smallest:
@@ -69,7 +101,8 @@ async def record(client, entry: InboxEntry, vector: Optional[np.ndarray], settin
     ops and kept without TTL. The vector was computed by the caller on the raw text."""
     entry = replace(entry, text=mask_text(entry.text))
     ts = entry.ts or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    gid = await _closest_group(client, vector, settings.group_threshold)
+    gid = await _closest_group(client, vector, settings.group_threshold) \
+        or await _lexically_closest_group(client, entry.text, settings.group_lexical_threshold)
     if gid is None:
         if await client.zcard(keys.OPEN) >= settings.max_open_groups:
             await _evict_smallest(client)

@@ -19,6 +19,7 @@ class FaqSettings:
     suggestions: int = 3
     fusion_rrf_k: float = 2.0
     group_threshold: float = 0.8
+    group_lexical_threshold: float = 0.6
     inbox_max_len: int = 10000
     max_open_groups: int = 2000
     samples_per_group: int = 20

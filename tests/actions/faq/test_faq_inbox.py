@@ -36,6 +36,16 @@ async def test_similar_questions_share_a_group_with_a_count(redis, faq_matcher):
     assert recent[0]["guesses"][0]["key"] == "shipping_fee" and recent[0]["customer"] == "c3"
 
 
+async def test_out_of_scope_wording_groups_by_its_characters_but_a_shared_ending_does_not(redis, faq_matcher):
+    # the in-domain embeddings know nothing of 招聘; the same question in other words still groups
+    first = await _record(redis, faq_matcher, "你们公司招不招兼职", customer="c1")
+    second = await _record(redis, faq_matcher, "你们公司招兼职吗", customer="c2")
+    third = await _record(redis, faq_matcher, "鳄鱼咬人了怎么办", customer="c3")
+    fourth = await _record(redis, faq_matcher, "猫粮过期了怎么办", customer="c4")
+    assert first == second
+    assert len({first, third, fourth}) == 3
+
+
 async def test_a_handled_group_closes_and_new_asks_start_a_new_group(redis, faq_matcher):
     gid = await _record(redis, faq_matcher, "你们卖不卖猫粮")
     assert await inbox_store.mark_handled(redis, gid, by="ops-amy", note="加了FAQ")
