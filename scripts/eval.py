@@ -85,7 +85,8 @@ def train_nlu(train: Examples, held_out: Examples = None) -> Path:
     `held_out`, trains on data/nlu minus it (annotations kept), else on `train`."""
     digest = hashlib.sha256(json.dumps([train, held_out], sort_keys=True, ensure_ascii=False).encode())
     for extra in [ROOT / "config.yml", ROOT / "domain.yml", *sorted((ROOT / "data" / "responses").glob("*.yml")),
-                  *sorted((ROOT / "data" / "jieba").glob("*"))]:
+                  *sorted((ROOT / "data" / "jieba").glob("*")), *sorted((ROOT / "data" / "normalise").glob("*")),
+                  *sorted((ROOT / "bot" / "nlu").glob("*.py"))]:  # the normaliser's rules, our components
         digest.update(extra.read_bytes())
     name = f"eval-nlu-{digest.hexdigest()[:12]}"
     folder = CACHE / name

@@ -17,14 +17,16 @@ from actions.services import store
 pytestmark = pytest.mark.asyncio
 
 
-def fallback_tracker(text: str, sender: str = "openid-bob", faq_ranking=None, intent: str = "nlu_fallback") -> Tracker:
+def fallback_tracker(text: str, sender: str = "openid-bob", faq_ranking=None, intent: str = "nlu_fallback",
+                     typed: str = "") -> Tracker:
+    """`typed` is what the customer wrote when the NLU normalised it into `text`."""
     parse = {"intent": {"name": intent, "confidence": 0.3}, "entities": [], "text": text,
              "intent_ranking": [{"name": intent, "confidence": 0.3}]}
     if faq_ranking:
         parse["response_selector"] = {"faq": {"ranking": [
             {"intent_response_key": f"faq/{k}", "confidence": c} for k, c in faq_ranking]}}
     events = [{"event": "action", "name": "action_listen"},
-              {"event": "user", "text": text, "parse_data": parse, "input_channel": "wechat_mp", "metadata": {}}]
+              {"event": "user", "text": typed or text, "parse_data": parse, "input_channel": "wechat_mp", "metadata": {}}]
     return Tracker(sender, {}, parse, events, False, None, {}, "action_listen")
 
 
@@ -93,6 +95,13 @@ async def test_out_of_scope_gets_no_faq_guess_but_lands_in_the_inbox(redis, inst
     assert [m["response"] for m in messages] == ["utter_out_of_scope"]
     recent = await inbox_store.recent_messages(redis)
     assert recent[0]["text"] == "推荐一部好看的电影" and recent[0]["outcome"] == "out_of_scope"
+
+
+async def test_the_inbox_keeps_what_the_customer_typed_not_the_normalised_text(redis, installed_matcher, monkeypatch):
+    # the NLU dropped the voice fillers and read the Cantonese; ops read the original
+    await run_fallback("你们公司招不招兼职", {}, monkeypatch, intent="out_of_scope", typed="嗯那个你们公司招唔招兼职啊")
+    recent = await inbox_store.recent_messages(redis)
+    assert recent[0]["text"] == "嗯那个你们公司招唔招兼职啊"
 
 
 async def test_every_fallback_is_recorded_even_when_answered(redis, installed_matcher, monkeypatch):
