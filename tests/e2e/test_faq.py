@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ANSWERS = yaml.safe_load((ROOT / "data" / "responses" / "faq.yml").read_text(encoding="utf-8"))["responses"]
 # Vague or two-topic questions the classifier is unsure of (the FAQ gate or the
 # fallback classifier routes them to action_faq_fallback).
-UNSURE = ["积分和优惠券", "会员", "快递", "东西寄出来要等几天", "货什么时候到", "积分"]
+UNSURE = ["积分和优惠券", "会员", "快递", "东西寄出来要等几天", "货什么时候到", "积分",
+          "退货和发票", "会员积分优惠券", "运费和退款", "优惠券和包邮", "发票和快递", "积分 会员 券"]
 UNRELATED = "鳄鱼咬人"
 
 
@@ -97,12 +98,16 @@ def test_guess_selected_by_title(make_chat, stack):
     assert reply in answers_of(key_of(buttons[0]))
 
 
-def test_unrelated_question_gets_honest_fallback_with_handoff(chat):
+def test_unrelated_question_gets_honest_fallback(chat):
     messages = chat.send(UNRELATED)
     text = "".join(m.get("text", "") for m in messages)
-    assert "答不上来" in text and "转人工" in text
-    assert [b["payload"] for m in messages for b in m.get("buttons") or []] == ["/human_handoff"]
+    if "答不上来" in text:   # the FAQ matcher found nothing: it offers a human
+        assert "转人工" in text
+        assert [b["payload"] for m in messages for b in m.get("buttons") or []] == ["/human_handoff"]
+    else:                    # recognised as out of scope: says what it can help with
+        assert "帮不上" in text
     assert not faq_buttons(messages)
+    assert text not in {a for key in ANSWERS if key.startswith("utter_faq/") for a in answers_of(key[len("utter_faq/"):])}
 
 
 def test_unanswered_questions_land_in_the_inbox_grouped(make_chat, stack):
@@ -111,10 +116,11 @@ def test_unanswered_questions_land_in_the_inbox_grouped(make_chat, stack):
         make_chat(stack.rasa_url, f"e2e-inbox-{secrets.token_hex(4)}").send(question)
 
     listing = inbox(stack, lambda c: inbox_store.list_groups(c, limit=200))
-    group = next(g for g in listing["groups"] if g["label"] == question)
-    assert group["count"] == 2
-    assert {s["text"] for s in group["samples"]} == {question}
-    assert len({s["customer"] for s in group["samples"]}) == 2  # two customers asked
+    # one group holds both (it may be an open group of the same question asked earlier)
+    group = next(g for g in listing["groups"] if question in [s["text"] for s in g["samples"]])
+    asked = [s for s in group["samples"] if s["text"] == question]
+    assert group["count"] >= 2 and len(asked) == 2
+    assert len({s["customer"] for s in asked}) == 2  # two customers asked
 
     assert inbox(stack, lambda c: inbox_store.mark_handled(c, group["id"], by="e2e"))
     open_ids = [g["id"] for g in inbox(stack, lambda c: inbox_store.list_groups(c, limit=200))["groups"]]
