@@ -24,11 +24,16 @@ logger = logging.getLogger(__name__)
 UNAVAILABLE_RESPONSE = "utter_service_unavailable"
 
 
-def latest_user_metadata(tracker: Tracker) -> Dict[Text, Any]:
+def latest_user_event(tracker: Tracker) -> Dict[Text, Any]:
+    """The user message being answered, as the transcript keeps it ({} if none)."""
     for event in reversed(tracker.events):
         if event.get("event") == "user":
-            return event.get("metadata") or {}
+            return event
     return {}
+
+
+def latest_user_metadata(tracker: Tracker) -> Dict[Text, Any]:
+    return latest_user_event(tracker).get("metadata") or {}
 
 
 def message_id(tracker: Tracker) -> Optional[Text]:
@@ -36,10 +41,8 @@ def message_id(tracker: Tracker) -> Optional[Text]:
     found = (tracker.latest_message or {}).get("message_id")
     if found:
         return str(found)
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            return str(event["message_id"]) if event.get("message_id") else None
-    return None
+    event = latest_user_event(tracker)
+    return str(event["message_id"]) if event.get("message_id") else None
 
 
 def idempotency_key(tracker: Tracker, ctx: "Context", action: Text) -> Optional[Text]:

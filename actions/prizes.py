@@ -14,7 +14,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.base import Context, CustomerAction
+from actions.base import Context, CustomerAction, latest_user_event
 from actions.services import address, claim_vault, prizes
 from common.privacy import mask_address, mask_name, mask_phone
 
@@ -121,10 +121,7 @@ def _slots_of(place: address.Place) -> Dict[Text, Any]:
 
 def _submit_key(tracker: Tracker) -> Text:
     """The user message that completed the form: a retried submit carries the same one."""
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            return str(event.get("message_id") or "")
-    return ""
+    return str(latest_user_event(tracker).get("message_id") or "")
 
 
 class ActionSubmitPrizeAddress(CustomerAction):

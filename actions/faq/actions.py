@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import Context, CustomerAction, latest_intent
+from actions.base import Context, CustomerAction, latest_intent, latest_user_event
 from actions.faq import inbox
 from actions.faq.index import Hit
 from actions.faq.matcher import ANSWER, NONE, SUGGEST, Decision, decide, get_matcher
@@ -44,10 +44,7 @@ def typed_text(tracker: Tracker) -> str:
     """What the customer wrote, as the transcript keeps it. `latest_message`
     carries the text the classifiers saw (typos, dialect and fillers read as
     standard words), which is right for matching but not for ops reading the inbox."""
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            return str(event.get("text") or "").strip()
-    return ""
+    return str(latest_user_event(tracker).get("text") or "").strip()
 
 
 def classifier_guesses(tracker: Tracker, limit: int = 3) -> List[Hit]:

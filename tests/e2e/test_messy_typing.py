@@ -9,13 +9,9 @@ import pytest
 import requests
 
 from common import inbox_store
-from tests.e2e.test_faq import ANSWERS, answers_of, inbox
+from tests.e2e.test_faq import answers_of, every_faq_answer, inbox
 
 HONEST_FALLBACK_MARKS = ("帮不上", "答不上来")
-
-
-def every_faq_answer() -> set:
-    return {a for key in ANSWERS if key.startswith("utter_faq/") for a in answers_of(key.split("/", 1)[1])}
 
 
 def test_a_voice_transcript_gets_the_faq_answer_and_the_transcript_keeps_it(chat, stack):
