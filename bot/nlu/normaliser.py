@@ -56,6 +56,8 @@ logger = logging.getLogger(__name__)
 STATE_FILE = "normaliser.json"
 _HAN_WORD = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff]+$")
 _CONTENT = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fffA-Za-z0-9]")
+# sentence particles are typed on purpose: 还有券吗 is not a typo of 券码
+PARTICLES = frozenset("吗嘛吧呢啊呀哦哈啦了的地得么")
 MAX_SPAN = 4           # longest span read as one homophone (小绿瓶 fits, sentences do not)
 
 
@@ -116,7 +118,8 @@ def learn(texts: Iterable[str], tokenizer: jieba.Tokenizer, dictionary: Set[str]
     counts: Counter = Counter()
     for text in texts:
         counts.update(w for w in tokenizer.lcut(text, HMM=False) if _HAN_WORD.match(w))
-    known = set(counts) | dictionary
+    # `keep`: correct words that sound like a brand word (钱到 of 退的钱到了没 is not 签到)
+    known = set(counts) | dictionary | {str(w) for w in rules.get("keep") or ()}
     # homophone targets: brand dictionary words first, then frequent training words
     targets = sorted((w for w in known if 2 <= len(w) <= MAX_SPAN and _HAN_WORD.match(w)
                       and (w in dictionary or counts[w] >= min_count)),
@@ -230,6 +233,8 @@ class Normaliser:
                 continue
             wrong = [i for i, (a, b) in enumerate(zip(span, target)) if a != b]
             if len(wrong) > max(1, len(span) // 2) or len(wrong) == len(span):
+                continue
+            if any(span[i] in PARTICLES for i in wrong):
                 continue
             if (wrong[0] == 0 and self._is_word(before + span[0])) or \
                (wrong[-1] == len(span) - 1 and self._is_word(span[-1] + after)):
