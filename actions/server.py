@@ -94,6 +94,14 @@ def build_app(
     return app
 
 
+def actions_workers() -> int:
+    """Processes serving actions (each loads the FAQ embedding model): ACTIONS_WORKERS, default 1."""
+    try:
+        return max(1, int(os.environ.get("ACTIONS_WORKERS") or 1))
+    except ValueError:
+        return 1
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = create_argument_parser()
     parser.prog = "python -m actions.server"
@@ -130,7 +138,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ssl_config = create_ssl_config(args.ssl_certificate, args.ssl_keyfile, args.ssl_password)
     logger.info("Action endpoint on %s://%s:%s (bearer token required)",
                 "https" if ssl_config else "http", args.host, args.port)
-    app.prepare(host=args.host, port=args.port, ssl=ssl_config, workers=utils.number_of_sanic_workers())
+    # ACTIONS_WORKERS, not rasa_sdk's SANIC_WORKERS: that one sizes the Rasa server (bot/stack.py)
+    app.prepare(host=args.host, port=args.port, ssl=ssl_config, workers=actions_workers())
     Sanic.serve(primary=app, app_loader=loader)
     return 0
 

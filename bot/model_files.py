@@ -8,9 +8,11 @@ them trains a new one.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -103,17 +105,28 @@ def train(validate: bool = True) -> Path:
         return _train_locked(target, validate)
 
 
+def training_times_path(model: Path) -> Path:
+    """How long the model took to train (seconds per step), read by `make bench`."""
+    return model.parent / f"{model.name[: -len('.tar.gz')]}.timing.json"
+
+
 def _train_locked(target: Path, validate: bool) -> Path:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    times = {}
+    started = time.monotonic()
     if validate:
         _run_logged("validating the training data", rasa_cli() + ["data", "validate", "--quiet"] + training_data_args(), env)
+    times["validate_s"], started = round(time.monotonic() - started, 1), time.monotonic()
     _run_logged(
         "training the Rasa model (a few minutes)",
         rasa_cli() + ["train", "--out", str(MODELS_DIR), "--fixed-model-name", target.name[: -len(".tar.gz")]]
         + training_data_args(),
         env,
     )
+    times["rasa_train_s"], started = round(time.monotonic() - started, 1), time.monotonic()
     train_faq_embeddings(target)
+    times["faq_embeddings_s"] = round(time.monotonic() - started, 1)
+    training_times_path(target).write_text(json.dumps(times))
     return target
 
 

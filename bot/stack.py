@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from bot.model_files import faq_embeddings_dir
+from common.child_process import die_with_parent
 from bot.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +75,18 @@ CHANNEL_ENV = (
 )
 
 
+# Issue 11 (docs/performance.md): two Rasa server processes share the port (Sanic
+# workers; the Redis lock store keeps one conversation's turns in order), and
+# TensorFlow/torch use one thread per process, so 2 cores run 2 turns at once
+# instead of each inference fanning out over both cores. The environment wins.
+PERFORMANCE_DEFAULTS = {
+    "SANIC_WORKERS": "2",
+    "TF_INTRA_OP_PARALLELISM_THREADS": "1",
+    "TF_INTER_OP_PARALLELISM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+}
+
+
 def wait_http(url: str, timeout_s: float, process: Optional[subprocess.Popen] = None) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -101,7 +114,8 @@ class Service:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            self.args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self.args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=die_with_parent,  # gone with us, even after a kill -9 (common/child_process.py)
         )
         return self
 
@@ -174,6 +188,7 @@ class Stack:
         return {
             **{name: "" for name in CHANNEL_ENV},
             **os.environ,
+            **{name: os.environ.get(name) or value for name, value in PERFORMANCE_DEFAULTS.items()},
             **redis_env(self.redis_url),
             "PERSONA": self.persona,
             "RASA_TOKEN": self.rasa_token,
@@ -212,7 +227,7 @@ class Stack:
             [
                 str(RASA_PY), "-m", "bot.serve", "run",
                 "--model", str(self.model),
-                "--enable-api", "--auth-token", self.rasa_token,
+                "--enable-api",  # the token comes from RASA_TOKEN (bot.serve), not the command line
                 "--interface", self.rasa_host, "--port", str(self.rasa_port),
                 "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
                 # no --cors: browsers reach Rasa only through the console (same origin)

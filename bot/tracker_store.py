@@ -32,11 +32,12 @@ Masking is idempotent, so Rasa's merge of the stored tracker with the new one
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.core.tracker_store import RedisTrackerStore
-from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.trackers import DialogueStateTracker, get_trackers_for_conversation_sessions
 
 from common import redis_settings
 from common.privacy import PERSONAL_SLOTS, mask_slot, mask_text
@@ -49,11 +50,27 @@ logger = logging.getLogger(__name__)
 ECHOED_SLOTS = ("recipient_name", "recipient_phone", "address_detail")
 
 
-class RedactingRedisTrackerStore(RedisTrackerStore):
-    """Rasa's RedisTrackerStore, with redaction before every write and the
-    project's Redis time-outs (Rasa's own client waits forever on a hung Redis)."""
+# A bounded tracker (issue 11): every turn Rasa reads, replays, redacts and
+# writes the whole tracker, and sends it to the action server, so an unbounded
+# one makes turn 200 several times slower than turn 1. Past MAX_EVENTS the oldest
+# turns are dropped and replaced by a snapshot of the state they left (slots, an
+# active form, a paused conversation). Dropped turns are not kept anywhere: the
+# FAQ inbox keeps what the bot did not understand, claim records keep prizes.
+MAX_EVENTS = 100
+KEEP_EVENTS = 40
+# set by `retrieve` on a tracker that holds every stored event (a single session)
+COMPLETE = "_store_holds_nothing_else"
 
-    def __init__(self, domain, host: Text = "localhost", port: int = 6379, db: int = 0, **kwargs: Any) -> None:
+
+class RedactingRedisTrackerStore(RedisTrackerStore):
+    """Rasa's RedisTrackerStore, with redaction before every write, a bounded
+    tracker and the project's Redis time-outs (Rasa's own client waits forever on
+    a hung Redis)."""
+
+    def __init__(self, domain, host: Text = "localhost", port: int = 6379, db: int = 0,
+                 max_events: int = MAX_EVENTS, keep_events: int = KEEP_EVENTS, **kwargs: Any) -> None:
+        self.max_events = int(max_events or MAX_EVENTS)
+        self.keep_events = min(int(keep_events or KEEP_EVENTS), self.max_events)
         super().__init__(domain, host=host, port=int(port or 6379), db=int(db or 0), **kwargs)
         # connections are opened lazily, so the pool's options still apply to all of them
         self.red.connection_pool.connection_kwargs.update(
@@ -62,15 +79,73 @@ class RedactingRedisTrackerStore(RedisTrackerStore):
             health_check_interval=redis_settings.HEALTH_CHECK_INTERVAL_S,
         )
 
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        """Rasa's retrieve (the latest session only), remembering on the tracker
+        when that is the whole stored conversation: saving it then needs no
+        second read and merge of the stored tracker."""
+        stored = self.red.get(self.key_prefix + sender_id)
+        if stored is None:
+            return None
+        tracker = self.deserialise_tracker(sender_id, stored)
+        sessions = get_trackers_for_conversation_sessions(tracker)
+        if len(sessions) > 1:
+            return sessions[-1]
+        setattr(tracker, COMPLETE, True)
+        return tracker
+
     async def save(self, tracker: DialogueStateTracker, timeout: Optional[float] = None) -> None:
-        await super().save(redacted_tracker(tracker, self.domain), timeout)
+        """Rasa's save (merge with the stored sessions, write with the expiry),
+        writing the redacted, bounded events."""
+        await self.stream_events(tracker)
+        key = self.key_prefix + tracker.sender_id
+        stored = None if getattr(tracker, COMPLETE, False) else self.red.get(key)
+        if stored is not None:
+            tracker = self._merge_trackers(self.deserialise_tracker(tracker.sender_id, stored), tracker)
+        events = redact_events([event.as_dict() for event in tracker.events])
+        events = bounded_events(events, self.domain, self.max_events, self.keep_events)
+        self.red.set(key, json.dumps({"events": events, "name": tracker.sender_id}),
+                     ex=timeout or self.record_exp)
 
 
-def redacted_tracker(tracker: DialogueStateTracker, domain) -> DialogueStateTracker:
-    events = redact_events([event.as_dict() for event in tracker.events])
-    return DialogueStateTracker.from_dict(
-        tracker.sender_id, events, domain.slots, max_event_history=tracker._max_event_history,
-    )
+def bounded_events(events: List[Dict[str, Any]], domain, max_events: int, keep_events: int) -> List[Dict[str, Any]]:
+    """`events` unchanged when there are at most `max_events`; else a snapshot of
+    the state before the last `keep_events` or fewer, then those events, cut
+    where the bot was listening (just before a user message)."""
+    if len(events) <= max_events:
+        return events
+    cut = _listening_cut(events, len(events) - keep_events)
+    if cut is None:
+        return events
+    return _snapshot(events[:cut], events[cut].get("timestamp"), domain) + events[cut:]
+
+
+def _listening_cut(events: List[Dict[str, Any]], earliest: int) -> Optional[int]:
+    for index in range(max(earliest, 1), len(events)):
+        previous = events[index - 1]
+        if events[index].get("event") == "user" and previous.get("event") == "action" \
+                and previous.get("name") == "action_listen":
+            return index
+    return None
+
+
+def _snapshot(dropped: List[Dict[str, Any]], timestamp: Optional[float], domain) -> List[Dict[str, Any]]:
+    """Events that recreate the state `dropped` left, as Rasa replays them."""
+    state = DialogueStateTracker.from_dict("snapshot", dropped, domain.slots)
+    at = (timestamp or 0.0) - 0.001  # before the kept events: Rasa's merge compares by time
+    initial = {slot.name: slot.initial_value for slot in domain.slots}
+    events: List[Dict[str, Any]] = [
+        {"event": "action", "name": "action_session_start", "timestamp": at},
+        {"event": "session_started", "timestamp": at},
+    ]
+    for name, value in state.current_slot_values().items():
+        if value != initial.get(name):
+            events.append({"event": "slot", "name": name, "value": value, "timestamp": at})
+    if state.active_loop_name:
+        events.append({"event": "active_loop", "name": state.active_loop_name, "timestamp": at})
+    if state.is_paused():
+        events.append({"event": "pause", "timestamp": at})
+    events.append({"event": "action", "name": "action_listen", "timestamp": at})
+    return events
 
 
 def redact_events(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:

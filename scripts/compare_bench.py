@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-IDENTITY_NUMBERS = ("concurrent_users", "users", "messages", "customers")
+IDENTITY_NUMBERS = ("concurrent_users", "users", "messages", "customers", "turns", "window_s")
 
 
 def load(path: Path) -> Dict[Tuple, dict]:

@@ -52,6 +52,7 @@ def required_secret(name: str) -> str:
 
 
 def main() -> None:
+    parent = os.getppid()
     load_dotenv()
     persona = load_persona(os.environ.get("PERSONA", "qiqi"))  # fail fast on a typo
     stack = Stack(
@@ -63,7 +64,7 @@ def main() -> None:
         actions_token=required_secret("ACTIONS_TOKEN"),
         console_ops_token=required_secret("CONSOLE_OPS_TOKEN"),
         console_session_secret=required_secret("CONSOLE_SESSION_SECRET"),
-        run_dir=ROOT / ".run",
+        run_dir=Path(os.environ.get("RUN_DIR") or ROOT / ".run"),  # logs and embedded Redis data
         redis_url=os.environ.get("REDIS_URL") or None,
         persona=persona.id,
     )
@@ -99,6 +100,9 @@ Press Ctrl-C to stop."""
                 " --mode safe text 你好"
             )
         while all(s.process and s.process.poll() is None for s in stack.services.values()):
+            if os.getppid() != parent:  # `make run` was killed (even -9): stop what we started
+                print("==> `make run` is gone. Stopping.")
+                return
             time.sleep(1)
         print("==> a process exited; see .run/logs/. Stopping.")
     except KeyboardInterrupt:

@@ -40,13 +40,15 @@ ensure_env() {  # ensure_env NAME PYTHON_VERSION LOCKFILE...
 ensure_env rasa 3.10 requirements/rasa.txt
 ensure_env actions 3.11 requirements/actions.txt
 
-# Browser tests need Chromium and CJK/emoji fonts (Debian packages); only
-# `make test` asks for them.
-if [ "${WITH_BROWSER:-0}" = "1" ] && { ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi microhei; }; then
-  echo "==> installing Chromium and fonts for the browser tests (Debian packages)"
+# Browser tests need Chromium and CJK/emoji fonts, the scale-out test nginx
+# (Debian packages); only `make test` asks for them.
+if [ "${WITH_BROWSER:-0}" = "1" ] && { ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi microhei \
+     || ! { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; }; }; then
+  echo "==> installing Chromium, fonts and nginx for the tests (Debian packages)"
   if [ "$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-wqy-microhei fonts-noto-color-emoji >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-wqy-microhei fonts-noto-color-emoji \
+    nginx-light >/dev/null
 fi
 
 # Secrets are generated once into .env (git-ignored, mode 600): a missing or

@@ -24,8 +24,8 @@ $RASA_PY -m rasa test core --model "$MODEL" --stories tests/stories \
   || { tail -40 .cache/test-stories.log; cat .cache/test-results/failed_test_stories.yml 2>/dev/null; exit 1; }
 echo "    all test stories pass"
 
-echo "==> action server tests (Python 3.11)"
-$ACTIONS_PY -m pytest tests/actions -q -p no:cacheprovider
+echo "==> action server and deploy-file tests (Python 3.11)"
+$ACTIONS_PY -m pytest tests/actions tests/deploy -q -p no:cacheprovider
 
 echo "==> Rasa-side, channel, end-to-end and browser tests (Python 3.10)"
-$RASA_PY -m pytest tests -q -p no:cacheprovider --ignore=tests/actions
+$RASA_PY -m pytest tests -q -p no:cacheprovider --ignore=tests/actions --ignore=tests/deploy

@@ -110,8 +110,10 @@ class ActionFaqFallback(CustomerAction):
 
 
 def _warm_up() -> None:
-    """Load the model when the action server starts, not on a consumer's first question."""
-    if os.environ.get("FAQ_WARMUP", "1") != "0":
+    """Load the model when the action server starts, not on a consumer's first question:
+    in Sanic's serving worker only (SANIC_WORKER_NAME), not in its manager process,
+    which imports the actions too but answers nothing (a second copy of the model)."""
+    if os.environ.get("FAQ_WARMUP", "1") != "0" and os.environ.get("SANIC_WORKER_NAME"):
         threading.Thread(target=get_matcher, name="faq-matcher-warm-up", daemon=True).start()
 
 

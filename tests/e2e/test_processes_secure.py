@@ -129,3 +129,16 @@ def test_rasa_grants_no_cross_origin_access(stack: Stack, path: str):
         allowed = answer.headers.get("Access-Control-Allow-Origin")
         assert allowed not in ("*", EVIL_ORIGIN), f"{answer.request.method} {path}: {allowed}"
         assert "Access-Control-Allow-Credentials" not in answer.headers
+
+
+# --- no secret on a command line (ps shows it to every user of the machine) ---
+
+
+def test_no_secret_is_on_a_command_line(stack: Stack):
+    secrets_in_use = [stack.rasa_token, stack.actions_token, stack.console_ops_token, stack.console_session_secret]
+    for name, service in stack.services.items():
+        root = psutil.Process(service.process.pid)
+        for process in [root] + root.children(recursive=True):
+            command_line = " ".join(process.cmdline())
+            assert command_line, f"{name}: no command line read, the check would be vacuous"
+            assert not any(secret in command_line for secret in secrets_in_use), f"{name}: a secret in `ps`"

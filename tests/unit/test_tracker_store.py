@@ -123,3 +123,79 @@ def test_redaction_is_idempotent():
     once = redact_events(events)
     assert redact_events(once) == once
     assert once[0]["text"] == "寄到北京市朝阳区*** 电话139****5678"
+
+
+def _faq_turn(tracker, text):
+    tracker.update(_user(text, intent="faq"))
+    tracker.update(ActionExecuted("utter_faq"))
+    tracker.update(BotUttered(f"答：{text}"))
+    tracker.update(ActionExecuted("action_listen"))
+
+
+def _long_conversation(store, sender, opening):
+    async def scenario():
+        tracker = await store.get_or_create_tracker(sender)
+        for event in opening:
+            tracker.update(event)
+        tracker.update(ActionExecuted("action_listen"))
+        for turn in range(120):
+            _faq_turn(tracker, f"第{turn}个问题")
+            await store.save(tracker)
+            tracker = await store.retrieve(sender)
+        return tracker
+
+    tracker = asyncio.run(scenario())
+    stored = json.loads(store.red.get(store.key_prefix + sender))["events"]
+    assert len(stored) <= store.max_events
+    assert tracker.latest_action_name == "action_listen"
+    return tracker
+
+
+def test_a_long_conversation_is_stored_bounded_and_keeps_its_state(store, domain):
+    """Turn 200 must cost what turn 1 costs: the stored tracker stays bounded,
+    and what the dropped turns left (slots) is still there."""
+    tracker = _long_conversation(store, "wechat_mp:o-long", [SlotSet("prize_pending", True),
+                                                             SlotSet("claim_id", "claim-42")])
+    assert tracker.get_slot("prize_pending") is True and tracker.get_slot("claim_id") == "claim-42"
+    texts = [e.text for e in tracker.events if isinstance(e, UserUttered)]
+    assert texts[-1] == "第119个问题" and "第0个问题" not in texts  # the latest turns, in order
+    assert texts == sorted(texts, key=lambda t: int(t[1:-3]))
+
+
+def test_a_form_open_when_old_turns_are_dropped_stays_open(store, domain):
+    tracker = _long_conversation(store, "wechat_mp:o-form", [ActiveLoop(FORM), SlotSet("requested_slot", "recipient_name")])
+    assert tracker.active_loop_name == FORM and tracker.get_slot("requested_slot") == "recipient_name"
+
+
+def test_a_short_conversation_is_stored_unchanged(store, domain):
+    async def scenario():
+        tracker = await store.get_or_create_tracker("wechat_mp:o-short")
+        for turn in range(5):
+            _faq_turn(tracker, f"问题{turn}")
+        await store.save(tracker)
+        return tracker
+
+    tracker = asyncio.run(scenario())
+    stored = json.loads(store.red.get(store.key_prefix + "wechat_mp:o-short"))["events"]
+    assert [e["event"] for e in stored] == [e.as_dict()["event"] for e in tracker.events]
+
+
+def test_saving_the_latest_session_keeps_the_earlier_ones(store, domain):
+    """Rasa hands back only the latest session; a save must not drop the others."""
+    from rasa.shared.core.events import SessionStarted
+
+    async def scenario():
+        tracker = await store.get_or_create_tracker("wechat_mp:o-sessions")
+        _faq_turn(tracker, "昨天的问题")
+        tracker.update(ActionExecuted("action_session_start"))
+        tracker.update(SessionStarted())
+        tracker.update(ActionExecuted("action_listen"))
+        await store.save(tracker)
+        latest = await store.retrieve("wechat_mp:o-sessions")
+        assert "昨天的问题" not in [e.text for e in latest.events if isinstance(e, UserUttered)]
+        _faq_turn(latest, "今天的问题")
+        await store.save(latest)
+
+    asyncio.run(scenario())
+    stored = json.loads(store.red.get(store.key_prefix + "wechat_mp:o-sessions"))["events"]
+    assert [e["text"] for e in stored if e["event"] == "user"] == ["昨天的问题", "今天的问题"]

@@ -1,0 +1,63 @@
+"""Faults, as production meets them (issue 11): the action server killed with
+-9 in the middle of a check-in, Redis restarted (gracefully and killed hard).
+Nothing is applied twice or lost; the persona stays polite throughout."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from typing import Dict, List
+
+import redis
+
+from tests.e2e.replies import apology_texts
+
+
+def checkin_totals(stack) -> Dict[str, int]:
+    client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    return {key: int(client.hget(key, "total") or 0)
+            for key in client.scan_iter("chk:*", count=1000) if key.count(":") == 2}
+
+
+def kill_hard(service) -> None:
+    os.killpg(service.process.pid, signal.SIGKILL)
+    service.process.wait()
+
+
+def test_action_server_killed_mid_checkin_applies_it_once_after_recovery(stack, chat):
+    before = checkin_totals(stack)
+    replies: List[str] = []
+    sender = threading.Thread(target=lambda: replies.append(chat.texts("我要签到", allow_apology=True)))
+    sender.start()
+    time.sleep(0.05)  # the turn is on its way: NLU, then the action call
+    kill_hard(stack.services["actions"])
+    sender.join(60)
+    try:
+        assert replies and replies[0], "the customer got silence"
+        assert "Traceback" not in replies[0]
+        down = chat.texts("我要签到", allow_apology=True)
+        assert down in apology_texts() and "七七" in down  # polite while it is down
+    finally:
+        stack.start_service(stack.actions_service())
+    again = chat.texts("我要签到")  # after the restart: checked in now, or told it already was
+    assert "连续签到 1 天" in again or "已经签过到" in again, again
+    new = {key: total for key, total in checkin_totals(stack).items() if key not in before}
+    assert list(new.values()) == [1], new  # exactly one check-in: not lost, not doubled
+
+
+def test_checkins_survive_a_redis_restart(stack, chat):
+    assert "连续签到 1 天" in chat.texts("我要签到")
+    stack.redis.stop()  # SIGTERM: Redis writes its append-only file and exits
+    stack.redis.start(appendonly=True)
+    assert "已经签过到" in chat.texts("我要签到")  # the check-in of before the restart is there
+
+
+def test_checkins_survive_redis_killed_hard_after_a_second(stack, chat):
+    """The recovery point with appendfsync everysec: writes older than a second are on disk."""
+    assert "连续签到 1 天" in chat.texts("我要签到")
+    time.sleep(1.5)
+    stack.redis.process.kill()
+    stack.redis.process.wait()
+    stack.redis.start(appendonly=True)
+    assert "已经签过到" in chat.texts("我要签到")

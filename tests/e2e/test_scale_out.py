@@ -1,0 +1,153 @@
+"""Scale-out (issue 11): two Rasa servers, each with its own action server,
+behind a real nginx (Debian package) with round-robin, one Redis. A
+conversation that alternates between the servers keeps its state and its
+form; a WeChat callback retried onto the other server is answered once; a
+微信客服 notification reaching both servers is synced and answered once."""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import threading
+import time
+from typing import Iterator, List, Tuple
+
+import pytest
+import redis
+import requests
+
+from bot.redis_server import free_port
+from bot.stack import Service, Stack
+from bot.stand_in.simulator import WeChatSimulator
+from tests.channels.helpers import wait_for
+from tests.e2e.customers import customer_id
+from tests.e2e.test_prize_form import ASK_NAME, ASK_PHONE, ASK_PROVINCE, APOLOGY, _parcel_claim
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+@pytest.fixture(scope="module")
+def second_server(stack, model_path, wechat, tmp_path_factory) -> Iterator[Stack]:
+    """Rasa B and action server B on the same Redis as the session's stack (A)."""
+    other = Stack(model=model_path, rasa_port=free_port(), actions_port=free_port(), console_port=free_port(),
+                  rasa_token=stack.rasa_token, run_dir=tmp_path_factory.mktemp("stack_b"), redis_url=stack.redis_url,
+                  persona=stack.persona, extra_env={**wechat.env(), "SANIC_WORKERS": "1"})
+    try:
+        other.start(redis_port=0, with_console=False)
+        yield other
+    finally:
+        other.stop()
+
+
+@pytest.fixture(scope="module")
+def balancer(stack, second_server, tmp_path_factory) -> Iterator[str]:
+    """nginx round-robin over both Rasa servers; X-Upstream names the one that answered."""
+    prefix = tmp_path_factory.mktemp("nginx")
+    port = free_port()
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    (prefix / "nginx.conf").write_text(f"""{user}worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+  access_log {prefix}/access.log;
+  client_body_temp_path {prefix}/body; proxy_temp_path {prefix}/proxy;
+  fastcgi_temp_path {prefix}/fastcgi; uwsgi_temp_path {prefix}/uwsgi; scgi_temp_path {prefix}/scgi;
+  upstream rasa {{
+    server 127.0.0.1:{stack.rasa_port};
+    server 127.0.0.1:{second_server.rasa_port};
+  }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://rasa;
+      proxy_next_upstream off;  # a retry is WeChat's to make, not the proxy's
+      add_header X-Upstream $upstream_addr always;
+    }}
+  }}
+}}
+""")
+    service = Service("nginx", [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
+                      f"http://127.0.0.1:{port}/", prefix / "nginx.log")
+    service.start({**os.environ})
+    try:
+        service.wait(30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        service.stop()
+
+
+def say(url: str, token: str, sender: str, text: str) -> Tuple[str, str]:
+    answer = requests.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                           headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    answer.raise_for_status()
+    return "\n".join(m.get("text", "") for m in answer.json()), answer.headers.get("X-Upstream", "")
+
+
+def test_a_form_alternating_between_servers_keeps_its_state(stack, balancer):
+    client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    sender = f"scale-{secrets.token_hex(3)}"
+    served: List[str] = []
+
+    def turn(text: str) -> str:
+        reply, upstream = say(balancer, stack.rasa_token, sender, text)
+        served.append(upstream)
+        assert APOLOGY not in reply, reply
+        return reply
+
+    assert "七七" in turn("你好")
+    claim_id = _parcel_claim(client, customer_id(client, f"rest:{sender}"))
+    assert ASK_NAME in turn("我的奖品")
+    reply = turn("运费多少钱")
+    assert "包邮" in reply and ASK_NAME in reply  # answered inside the form, then asked again
+    assert ASK_PHONE in turn("王小明")
+    assert ASK_PROVINCE in turn("138 1234 5678")
+    assert "138****5678" in turn("浙江省杭州市西湖区文三路90号5楼")
+    assert client.hget(f"claim:{claim_id}", "status") == "address_filled"
+    assert len(set(served)) == 2, served  # both servers answered turns of this one conversation
+
+
+def test_a_retried_official_account_callback_is_answered_once(stack, wechat, balancer):
+    sim = WeChatSimulator(f"{balancer}/webhooks/wechat_mp/webhook", wechat.mp_token, wechat.mp_aes_key,
+                          wechat.mp_appid, "safe")
+    openid = f"oScale{secrets.token_hex(4)}"
+    params, body = sim.build(sim.text(openid, "积分会过期吗"))
+    answers = [requests.post(sim.url, params=params, data=body, timeout=10, headers={"Content-Type": "text/xml"})
+               for _ in range(2)]  # WeChat's retry, landing on the other server
+    assert len({a.headers.get("X-Upstream") for a in answers}) == 2  # the retry reached the other server
+    assert all(a.status_code == 200 for a in answers)
+    tracker = requests.get(f"{stack.rasa_url}/conversations/wechat_mp:{openid}/tracker",
+                           params={"token": stack.rasa_token}, timeout=10).json()
+    assert [e["text"] for e in tracker["events"] if e["event"] == "user"] == ["积分会过期吗"]  # processed once
+
+
+def test_a_wecom_kf_notification_on_both_servers_is_synced_and_answered_once(stack, wechat, balancer):
+    api = wechat.api_base
+    open_kfid, user = f"wkScale{secrets.token_hex(3)}", f"wmScale{secrets.token_hex(3)}"
+    requests.post(f"{api}/_stand_in/kf/enqueue", json={
+        "open_kfid": open_kfid, "messages": [{"external_userid": user, "text": {"content": "你是机器人吗"}}],
+    }, timeout=5).raise_for_status()
+    sim = WeChatSimulator(f"{balancer}/webhooks/wecom_kf/webhook", wechat.kf_token, wechat.kf_aes_key,
+                          wechat.corp_id, "wecom")
+    notifications = [sim.build(sim.kf_notify(open_kfid)) for _ in range(2)]
+    results: List[requests.Response] = []
+    threads = [threading.Thread(target=lambda p=p, b=b: results.append(
+        requests.post(sim.url, params=p, data=b, timeout=10))) for p, b in notifications]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({r.headers.get("X-Upstream") for r in results}) == 2  # one notification on each server
+
+    def sent_to_customer():
+        sent = requests.get(f"{api}/_stand_in/sent", timeout=5).json()["sent"]
+        return [s["body"] for s in sent if s["path"] == "/cgi-bin/kf/send_msg" and s["body"].get("touser") == user]
+
+    replies = wait_for(sent_to_customer, timeout_s=30)
+    assert replies, "the 微信客服 customer got no answer"
+    tracker = requests.get(f"{stack.rasa_url}/conversations/wecom_kf:{user}/tracker",
+                           params={"token": stack.rasa_token}, timeout=10).json()
+    assert [e["text"] for e in tracker["events"] if e["event"] == "user"] == ["你是机器人吗"]
+    time.sleep(3)  # a second sync would send its copy by now
+    contents = [str(r.get("text") or r.get("msgmenu")) for r in sent_to_customer()]
+    assert len(contents) == len(set(contents)), contents  # no answer sent twice
