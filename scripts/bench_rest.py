@@ -45,10 +45,10 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp  # noqa: E402
-import redis  # noqa: E402
 import yaml  # noqa: E402
 
 from bot.model_files import ensure_current_model, rasa_cli, training_times_path  # noqa: E402
+from bot.redis_conn import make_redis  # noqa: E402
 from bot.redis_server import free_port  # noqa: E402
 from bot.stack import ROOT, Service, Stack  # noqa: E402
 
@@ -161,9 +161,9 @@ async def _burst(url: str, token: str, customers: int, window_s: float) -> Tuple
 def campaign_burst(stack: Stack, customers: int = BURST_CUSTOMERS, window_s: float = BURST_WINDOW_S) -> dict:
     """New customers only, so each must add exactly one check-in record with total 1."""
     url = f"{stack.rasa_url}/webhooks/rest/webhook"
-    before = _checkin_totals(stack.redis_url)
+    before = asyncio.run(_checkin_totals(stack.redis_url))
     latencies, unanswered, drain = asyncio.run(_burst(url, stack.rasa_token, customers, window_s))
-    after = _checkin_totals(stack.redis_url)
+    after = asyncio.run(_checkin_totals(stack.redis_url))
     new = {key: total for key, total in after.items() if key not in before}
     return {"benchmark": "campaign_burst", "customers": customers, "window_s": window_s,
             "drain_s": round(drain, 1), "unanswered": unanswered,
@@ -172,11 +172,14 @@ def campaign_burst(stack: Stack, customers: int = BURST_CUSTOMERS, window_s: flo
             **(latency_fields(latencies) if latencies else {})}
 
 
-def _checkin_totals(redis_url: str) -> Dict[str, int]:
+async def _checkin_totals(redis_url: str) -> Dict[str, int]:
     """`chk:<camp>:<cid>` -> total check-ins (checkin.lua, docs/redis-schema.md)."""
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    return {key: int(client.hget(key, "total") or 0)
-            for key in client.scan_iter("chk:*", count=1000) if key.count(":") == 2}
+    client = make_redis(redis_url)
+    try:
+        return {key: int(await client.hget(key, "total") or 0)
+                async for key in client.scan_iter("chk:*", count=1000) if key.count(":") == 2}
+    finally:
+        await client.close()
 
 
 def rss_mb(pid: int) -> float:

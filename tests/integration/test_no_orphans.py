@@ -69,7 +69,8 @@ def test_make_run_killed_hard_leaves_no_process(tmp_path: Path):
         make.wait()
         assert wait_gone(started, 90) == [], "processes outlived make run"
         for name, port in ports.items():
-            with socket.socket() as probe:  # the port is free again
+            with socket.socket() as probe:  # nobody listens there any more (TIME_WAIT is fine)
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 probe.bind(("127.0.0.1", port))
     finally:
         try:
