@@ -14,4 +14,4 @@ for bench in scripts/bench_*.py; do
   esac
 done | tee "$current"
 .venv/rasa/bin/python scripts/compare_bench.py "$current" ${previous:+"$previous"} >&2
-.venv/rasa/bin/python scripts/bench_readme.py "$current" >&2  # the README's table
+.venv/rasa/bin/python scripts/write_bench_table.py "$current" >&2  # the README's table

@@ -1,7 +1,7 @@
 """Write a `make bench` run into the README as a table (between the
 `<!-- bench:start -->` and `<!-- bench:end -->` markers).
 
-    python scripts/bench_readme.py reports/bench/<run>.jsonl [README.md]
+    python scripts/write_bench_table.py reports/bench/<run>.jsonl [README.md]
 
 One row per result: the benchmark, what identifies it (bot, mix, concurrency…)
 and its numbers, so a later issue's benchmark shows up without changes here."""
