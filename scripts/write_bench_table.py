@@ -35,7 +35,7 @@ def main(argv: List[str]) -> int:
     readme = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent.parent / "README.md"
     text = readme.read_text(encoding="utf-8")
     if START not in text or END not in text:
-        print(f"bench_readme: no {START} … {END} section in {readme}", file=sys.stderr)
+        print(f"write_bench_table: no {START} … {END} section in {readme}", file=sys.stderr)
         return 1
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
