@@ -30,6 +30,7 @@ from sanic.response import HTTPResponse
 from sanic.worker.loader import AppLoader
 
 from actions import background
+from common.env import env_float, set_defaults
 
 logger = logging.getLogger("actions.server")
 
@@ -96,13 +97,13 @@ def build_app(
 
 def actions_workers() -> int:
     """Processes serving actions (each loads the FAQ embedding model): ACTIONS_WORKERS, default 1."""
-    try:
-        return max(1, int(os.environ.get("ACTIONS_WORKERS") or 1))
-    except ValueError:
-        return 1
+    return max(1, int(env_float("ACTIONS_WORKERS", 1)))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    # torch: one thread (two cores are shared with the Rasa server's two workers); before
+    # the actions, and torch with them, are imported; Sanic's worker inherits it
+    set_defaults({"OMP_NUM_THREADS": "1"})
     parser = create_argument_parser()
     parser.prog = "python -m actions.server"
     parser.add_argument(

@@ -8,18 +8,15 @@ between attempts LOCK_POLL_S (default 0.05 s); each attempt is one Redis GET.
 """
 from __future__ import annotations
 
-import os
-
 from rasa.core.lock_store import LockStore
+
+from common.env import env_float
 
 DEFAULT_POLL_S = 0.05
 
 
 def poll_s() -> float:
-    try:
-        return max(0.005, float(os.environ.get("LOCK_POLL_S", DEFAULT_POLL_S)))
-    except ValueError:
-        return DEFAULT_POLL_S
+    return max(0.005, env_float("LOCK_POLL_S", DEFAULT_POLL_S))
 
 
 def install() -> None:

@@ -13,8 +13,9 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Dict, Iterator, Optional
 
 from common import model_fingerprint
 from common.model_fingerprint import RASA_VERSION, TRAINING_DATA_DIRS  # noqa: F401 (re-exported)
@@ -110,22 +111,29 @@ def training_times_path(model: Path) -> Path:
     return model.parent / f"{model.name[: -len('.tar.gz')]}.timing.json"
 
 
+@contextmanager
+def _timed(times: Dict[str, float], step: str) -> Iterator[None]:
+    started = time.monotonic()
+    yield
+    times[f"{step}_s"] = round(time.monotonic() - started, 1)
+
+
 def _train_locked(target: Path, validate: bool) -> Path:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    times = {}
-    started = time.monotonic()
+    times: Dict[str, float] = {}
     if validate:
-        _run_logged("validating the training data", rasa_cli() + ["data", "validate", "--quiet"] + training_data_args(), env)
-    times["validate_s"], started = round(time.monotonic() - started, 1), time.monotonic()
-    _run_logged(
-        "training the Rasa model (a few minutes)",
-        rasa_cli() + ["train", "--out", str(MODELS_DIR), "--fixed-model-name", target.name[: -len(".tar.gz")]]
-        + training_data_args(),
-        env,
-    )
-    times["rasa_train_s"], started = round(time.monotonic() - started, 1), time.monotonic()
-    train_faq_embeddings(target)
-    times["faq_embeddings_s"] = round(time.monotonic() - started, 1)
+        with _timed(times, "validate"):
+            _run_logged("validating the training data",
+                        rasa_cli() + ["data", "validate", "--quiet"] + training_data_args(), env)
+    with _timed(times, "rasa_train"):
+        _run_logged(
+            "training the Rasa model (a few minutes)",
+            rasa_cli() + ["train", "--out", str(MODELS_DIR), "--fixed-model-name", target.name[: -len(".tar.gz")]]
+            + training_data_args(),
+            env,
+        )
+    with _timed(times, "faq_embeddings"):
+        train_faq_embeddings(target)
     training_times_path(target).write_text(json.dumps(times))
     return target
 

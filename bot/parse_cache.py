@@ -12,11 +12,12 @@ Rasa and our channels edit parse data in place.
 from __future__ import annotations
 
 import copy
-import os
 from collections import OrderedDict
 from typing import Any, Dict, Hashable, Optional, Text, Tuple
 
 from rasa.core.processor import MessageProcessor
+
+from common.env import env_float
 
 DEFAULT_SIZE = 4096
 
@@ -25,14 +26,11 @@ class LruCache:
     def __init__(self, size: int) -> None:
         self.size = size
         self._items: "OrderedDict[Hashable, Any]" = OrderedDict()
-        self.hits = self.misses = 0
 
     def get(self, key: Hashable) -> Optional[Any]:
         if key in self._items:
             self._items.move_to_end(key)
-            self.hits += 1
             return self._items[key]
-        self.misses += 1
         return None
 
     def put(self, key: Hashable, value: Any) -> None:
@@ -43,10 +41,7 @@ class LruCache:
 
 
 def cache_size() -> int:
-    try:
-        return max(0, int(os.environ.get("PARSE_CACHE_SIZE", DEFAULT_SIZE)))
-    except ValueError:
-        return DEFAULT_SIZE
+    return max(0, int(env_float("PARSE_CACHE_SIZE", DEFAULT_SIZE)))
 
 
 _cache = LruCache(cache_size())

@@ -4,6 +4,12 @@
 
 `run` without `--auth-token` takes the token from RASA_TOKEN, so the secret is
 not on the command line (where `ps` shows it to every user of the machine).
+
+Issue 11 (docs/performance.md): unless the environment says otherwise, two
+server processes share the port (Sanic workers; the Redis lock store keeps one
+conversation's turns in order) and TensorFlow uses one thread in each, so two
+cores run two turns at once instead of spreading one inference thinly. Set here,
+not by a launcher, so `make run`, the tests and a container all get them.
 """
 from __future__ import annotations
 
@@ -12,7 +18,14 @@ import sys
 from typing import List
 
 from bot import action_guard, action_response_schema, lock_polling, parse_cache
+from common.env import set_defaults
 from common.privacy import install_log_masking
+
+PERFORMANCE_DEFAULTS = {
+    "SANIC_WORKERS": "2",
+    "TF_INTRA_OP_PARALLELISM_THREADS": "1",
+    "TF_INTER_OP_PARALLELISM_THREADS": "1",
+}
 
 
 def with_token_from_env(argv: List[str]) -> List[str]:
@@ -27,6 +40,7 @@ def with_token_from_env(argv: List[str]) -> List[str]:
 
 
 def main() -> None:
+    set_defaults(PERFORMANCE_DEFAULTS)  # before Rasa and TensorFlow read them
     install_log_masking()  # no raw phone/address in any log line (common/privacy.py)
     action_guard.install()
     action_response_schema.install()  # one compiled validator, not one per action call

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from bot.model_files import faq_embeddings_dir
-from common.child_process import die_with_parent
 from bot.redis_server import RedisServer
+from common.child_process import die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA_PY = ROOT / ".venv" / "rasa" / "bin" / "python"
@@ -73,18 +73,6 @@ CHANNEL_ENV = (
     "WECOM_CORP_ID", "WECOM_KF_SECRET", "WECOM_KF_TOKEN", "WECOM_KF_AES_KEY",
     "WECOM_AGENT_ID", "WECOM_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY",
 )
-
-
-# Issue 11 (docs/performance.md): two Rasa server processes share the port (Sanic
-# workers; the Redis lock store keeps one conversation's turns in order), and
-# TensorFlow/torch use one thread per process, so 2 cores run 2 turns at once
-# instead of each inference fanning out over both cores. The environment wins.
-PERFORMANCE_DEFAULTS = {
-    "SANIC_WORKERS": "2",
-    "TF_INTRA_OP_PARALLELISM_THREADS": "1",
-    "TF_INTER_OP_PARALLELISM_THREADS": "1",
-    "OMP_NUM_THREADS": "1",
-}
 
 
 def wait_http(url: str, timeout_s: float, process: Optional[subprocess.Popen] = None) -> None:
@@ -188,7 +176,6 @@ class Stack:
         return {
             **{name: "" for name in CHANNEL_ENV},
             **os.environ,
-            **{name: os.environ.get(name) or value for name, value in PERFORMANCE_DEFAULTS.items()},
             **redis_env(self.redis_url),
             "PERSONA": self.persona,
             "RASA_TOKEN": self.rasa_token,

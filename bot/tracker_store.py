@@ -83,10 +83,9 @@ class RedactingRedisTrackerStore(RedisTrackerStore):
         """Rasa's retrieve (the latest session only), remembering on the tracker
         when that is the whole stored conversation: saving it then needs no
         second read and merge of the stored tracker."""
-        stored = self.red.get(self.key_prefix + sender_id)
-        if stored is None:
+        tracker = await self.retrieve_full_tracker(sender_id)
+        if tracker is None:
             return None
-        tracker = self.deserialise_tracker(sender_id, stored)
         sessions = get_trackers_for_conversation_sessions(tracker)
         if len(sessions) > 1:
             return sessions[-1]

@@ -39,12 +39,14 @@ import tempfile
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp  # noqa: E402
+import psutil  # noqa: E402
 import yaml  # noqa: E402
 
 from bot.model_files import ensure_current_model, rasa_cli, training_times_path  # noqa: E402
@@ -134,23 +136,33 @@ def cycle(messages: Sequence[str]) -> Iterator[str]:
         yield from messages
 
 
+def open_loop_session(total_timeout_s: float) -> aiohttp.ClientSession:
+    """Unlimited connections: an open-loop benchmark sends on schedule, never waits for a free one."""
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=total_timeout_s),
+                                 connector=aiohttp.TCPConnector(limit=0))
+
+
+async def post_turn(session: aiohttp.ClientSession, url: str, token: str, sender: str,
+                    text: str) -> Optional[List[dict]]:
+    """The bot's replies to one message, or None when there was no answer."""
+    try:
+        async with session.post(url, json={"sender": sender, "message": text},
+                                headers={"Authorization": f"Bearer {token}"}) as response:
+            return await response.json() if response.status == 200 else None
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        return None
+
+
 async def _burst(url: str, token: str, customers: int, window_s: float) -> Tuple[List[float], int, float]:
     """Open loop: customer i sends 签到 at i * window / customers seconds."""
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
-    timeout = aiohttp.ClientTimeout(total=300)
-    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0)) as session:
+    async with open_loop_session(300) as session:
         started = time.perf_counter()
 
         async def one(index: int) -> Optional[float]:
             await asyncio.sleep(index * window_s / customers)
             sent = time.perf_counter()
-            try:
-                async with session.post(url, json={"sender": f"burst-{index}", "message": "签到"},
-                                        headers=headers) as response:
-                    replies = await response.json() if response.status == 200 else []
-                return time.perf_counter() - sent if replies else None
-            except (aiohttp.ClientError, asyncio.TimeoutError):
-                return None
+            replies = await post_turn(session, url, token, f"burst-{index}", "签到")
+            return time.perf_counter() - sent if replies else None
 
         results = await asyncio.gather(*(one(i) for i in range(customers)))
         drain = time.perf_counter() - started
@@ -160,7 +172,7 @@ async def _burst(url: str, token: str, customers: int, window_s: float) -> Tuple
 
 def campaign_burst(stack: Stack, customers: int = BURST_CUSTOMERS, window_s: float = BURST_WINDOW_S) -> dict:
     """New customers only, so each must add exactly one check-in record with total 1."""
-    url = f"{stack.rasa_url}/webhooks/rest/webhook"
+    url = webhook_url(stack)
     before = asyncio.run(_checkin_totals(stack.redis_url))
     latencies, unanswered, drain = asyncio.run(_burst(url, stack.rasa_token, customers, window_s))
     after = asyncio.run(_checkin_totals(stack.redis_url))
@@ -182,32 +194,25 @@ async def _checkin_totals(redis_url: str) -> Dict[str, int]:
         await client.close()
 
 
-def rss_mb(pid: int) -> float:
+def pss_mb(pid: int) -> float:
     """Memory of a process and its children (Sanic workers, spawned helpers): the
     proportional set size, so pages forked workers share are counted once."""
+    root = psutil.Process(pid)
     total = 0
-    for child in [pid, *_descendants(pid)]:
+    for process in [root, *root.children(recursive=True)]:
         try:
-            for line in Path(f"/proc/{child}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1])
-        except OSError:
+            total += process.memory_full_info().pss
+        except psutil.Error:
             continue
-    return round(total / 1024, 1)
-
-
-def _descendants(pid: int) -> List[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout.split()
-    children = [int(p) for p in out]
-    return children + [grandchild for child in children for grandchild in _descendants(child)]
+    return round(total / 2 ** 20, 1)
 
 
 def memory(stack: Stack, plain_mb: float) -> dict:
     result = {"benchmark": "memory", "plain_rasa_mb": plain_mb}
     for name, service in stack.services.items():
-        result[f"{name}_mb"] = rss_mb(service.process.pid)
+        result[f"{name}_mb"] = pss_mb(service.process.pid)
     if stack.redis and stack.redis.process:
-        result["redis_mb"] = rss_mb(stack.redis.process.pid)
+        result["redis_mb"] = pss_mb(stack.redis.process.pid)
     return result
 
 
@@ -243,7 +248,7 @@ def plain_rasa(run_dir: Path, loads) -> Tuple[List[dict], dict, float]:
         results = [closed_loop(url, "", users, per_user, cycle(PLAIN_MESSAGES), "plain_rasa", "rasa_init")
                    for users, per_user in loads]
         long = long_conversation(url, "", "plain_rasa", PLAIN_MESSAGES)
-        return results, long, rss_mb(service.process.pid)
+        return results, long, pss_mb(service.process.pid)
     finally:
         service.stop()
 
@@ -254,20 +259,14 @@ async def _soak(url: str, token: str, rate: float, minutes: float, stack: Stack)
 
     apologies = apology_texts()
     texts = cycle(varied_texts())  # repeats after ~5,600 messages
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
     window: List[float] = []
     errors = sent = 0
     first_mb: Optional[float] = None
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60),
-                                     connector=aiohttp.TCPConnector(limit=0)) as session:
+    async with open_loop_session(60) as session:
         async def one(sender: str, text: str) -> None:
             nonlocal errors
             started = time.perf_counter()
-            try:
-                async with session.post(url, json={"sender": sender, "message": text}, headers=headers) as answer:
-                    replies = await answer.json() if answer.status == 200 else None
-            except (aiohttp.ClientError, asyncio.TimeoutError):
-                replies = None
+            replies = await post_turn(session, url, token, sender, text)
             if not replies or "\n".join(r.get("text", "") for r in replies) in apologies:
                 errors += 1
             window.append(time.perf_counter() - started)
@@ -283,26 +282,36 @@ async def _soak(url: str, token: str, rate: float, minutes: float, stack: Stack)
                 task.add_done_callback(tasks.discard)
                 sent += 1
                 await asyncio.sleep(max(0.0, begin + sent / rate - time.perf_counter()))
-            rasa_mb = rss_mb(stack.services["rasa"].process.pid)
+            rasa_mb = pss_mb(stack.services["rasa"].process.pid)
             first_mb = first_mb or rasa_mb
             print(json.dumps({"benchmark": "soak", "minute": minute + 1, "rate_per_s": rate, "errors": errors,
                               "rasa_mb": rasa_mb, "rasa_mb_growth_pct": round(100 * (rasa_mb - first_mb) / first_mb, 1),
-                              "actions_mb": rss_mb(stack.services["actions"].process.pid),
+                              "actions_mb": pss_mb(stack.services["actions"].process.pid),
                               **(latency_fields(window) if window else {})}), flush=True)
         await asyncio.gather(*tasks)
 
 
+@contextmanager
+def running_stack(model: Path, run_dir: Path) -> Iterator[Stack]:
+    """Our whole bot (own Redis, action server, Rasa) on free ports, warmed up.
+    A bench customer sends many messages: this measures Rasa, not the flood limit."""
+    stack = Stack(model=model, rasa_port=free_port(), actions_port=free_port(), console_port=free_port(),
+                  rasa_token=secrets.token_hex(8), run_dir=run_dir, extra_env={"FLOOD_MAX_MESSAGES": "0"})
+    try:
+        stack.start(redis_port=free_port(), with_console=False)
+        send(webhook_url(stack), stack.rasa_token, "warm-up", "你好")
+        yield stack
+    finally:
+        stack.stop()
+
+
+def webhook_url(stack: Stack) -> str:
+    return f"{stack.rasa_url}/webhooks/rest/webhook"
+
+
 def soak(model: Path, minutes: float, rate: float) -> None:
-    with tempfile.TemporaryDirectory() as run_dir:
-        stack = Stack(model=model, rasa_port=free_port(), actions_port=free_port(), console_port=free_port(),
-                      rasa_token=secrets.token_hex(8), run_dir=Path(run_dir), extra_env={"FLOOD_MAX_MESSAGES": "0"})
-        try:
-            stack.start(redis_port=free_port(), with_console=False)
-            url = f"{stack.rasa_url}/webhooks/rest/webhook"
-            send(url, stack.rasa_token, "warm-up", "你好")
-            asyncio.run(_soak(url, stack.rasa_token, rate, minutes, stack))
-        finally:
-            stack.stop()
+    with tempfile.TemporaryDirectory() as run_dir, running_stack(model, Path(run_dir)) as stack:
+        asyncio.run(_soak(webhook_url(stack), stack.rasa_token, rate, minutes, stack))
 
 
 def half_of_last_peak(default: float = 10.0) -> float:
@@ -331,14 +340,8 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as run_dir:
         plain, plain_long, plain_mb = plain_rasa(Path(run_dir), loads)
-        stack = Stack(model=model, rasa_port=free_port(), actions_port=free_port(), console_port=free_port(),
-                      rasa_token=secrets.token_hex(8), run_dir=Path(run_dir),
-                      # a bench customer sends many messages: measure Rasa, not the flood limit
-                      extra_env={"FLOOD_MAX_MESSAGES": "0"})
-        try:
-            stack.start(redis_port=free_port(), with_console=False)
-            url = f"{stack.rasa_url}/webhooks/rest/webhook"
-            send(url, stack.rasa_token, "warm-up", "你好")
+        with running_stack(model, Path(run_dir)) as stack:
+            url = webhook_url(stack)
             varied = varied_messages()
             for (users, per_user), theirs in zip(loads, plain):
                 print(json.dumps(theirs, ensure_ascii=False), flush=True)
@@ -351,8 +354,6 @@ def main() -> None:
             customers = 100 if args.quick else BURST_CUSTOMERS
             print(json.dumps(campaign_burst(stack, customers)), flush=True)
             print(json.dumps(memory(stack, plain_mb)), flush=True)
-        finally:
-            stack.stop()
     timing = training(model)
     if timing:
         print(json.dumps(timing), flush=True)

@@ -10,35 +10,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.model_files import ensure_current_model  # noqa: E402
-from bot.redis_server import free_port  # noqa: E402
-from bot.stack import ROOT, Stack  # noqa: E402
+from bot.stack import ROOT  # noqa: E402
+from scripts.bench_rest import TURN_MESSAGES, running_stack, send, webhook_url  # noqa: E402
 
-# a day-in-the-life mix: FAQ, check-in, chitchat, recommendation, lottery
-TURN_MESSAGES = ["你好", "多少钱包邮", "签到", "今天签到了吗", "我的优惠券", "油皮用哪款防晒", "给我讲个笑话",
-                 "积分会过期吗", "谢谢", "怎么成为会员", "退货流程是什么", "你是机器人吗"]
 PY_SPY = ROOT / ".venv" / "rasa" / "bin" / "py-spy"
-
-
-def say(url: str, token: str, sender: str, text: str) -> float:
-    body = json.dumps({"sender": sender, "message": text}).encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json",
-                                                              "Authorization": f"Bearer {token}"})
-    started = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=60) as response:
-        response.read()
-    return time.perf_counter() - started
 
 
 def record(pid: int, out: Path) -> subprocess.Popen:
@@ -54,22 +38,14 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="a trained model (default: the current one, trained if needed)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as run_dir:
-        stack = Stack(model=args.model or ensure_current_model(), rasa_port=free_port(), actions_port=free_port(),
-                      console_port=free_port(), rasa_token=secrets.token_hex(8), run_dir=Path(run_dir),
-                      extra_env={"FLOOD_MAX_MESSAGES": "0"})
-        try:
-            stack.start(redis_port=free_port(), with_console=False)
-            url = f"{stack.rasa_url}/webhooks/rest/webhook"
-            say(url, stack.rasa_token, "warm-up", "你好")
-            spies = [record(stack.services[name].process.pid, args.out / f"{name}.svg") for name in ("rasa", "actions")]
-            latencies = [say(url, stack.rasa_token, "profile-long", TURN_MESSAGES[turn % len(TURN_MESSAGES)])
-                         for turn in range(args.turns)]
-            for spy in spies:
-                spy.send_signal(2)  # SIGINT: py-spy writes the flame graph and exits
-                spy.wait(60)
-        finally:
-            stack.stop()
+    with tempfile.TemporaryDirectory() as run_dir, running_stack(args.model or ensure_current_model(),
+                                                                 Path(run_dir)) as stack:
+        spies = [record(stack.services[name].process.pid, args.out / f"{name}.svg") for name in ("rasa", "actions")]
+        latencies = [send(webhook_url(stack), stack.rasa_token, "profile-long", TURN_MESSAGES[turn % len(TURN_MESSAGES)])
+                     for turn in range(args.turns)]
+        for spy in spies:
+            spy.send_signal(2)  # SIGINT: py-spy writes the flame graph and exits
+            spy.wait(60)
     window = min(20, len(latencies) // 2)
     first, last = statistics.median(latencies[:window]), statistics.median(latencies[-window:])
     print(json.dumps({"turns": args.turns, "first_p50_ms": round(first * 1000, 1),

@@ -1,22 +1,10 @@
 """Environment knobs shared by the WeChat channels (CONTRACTS §4)."""
 from __future__ import annotations
 
-import os
+from common.env import env_float, env_str  # noqa: F401 (the channels import them from here)
 
 DEFAULT_WECHAT_API_BASE = "https://api.weixin.qq.com"
 DEFAULT_WECOM_API_BASE = "https://qyapi.weixin.qq.com"
-
-
-def env_str(name: str, default: str = "") -> str:
-    value = os.environ.get(name)
-    return default if value is None or value.strip() == "" else value.strip()
-
-
-def env_float(name: str, default: float) -> float:
-    try:
-        return float(env_str(name, str(default)))
-    except ValueError:
-        return default
 
 
 def wechat_api_base() -> str:

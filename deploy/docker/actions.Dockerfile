@@ -2,8 +2,8 @@
 #   docker build -f deploy/docker/actions.Dockerfile -t brand-assistant-actions .
 FROM python:3.11.11-slim-bookworm
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PYTHONPATH=/app OMP_NUM_THREADS=1 \
-    FAQ_EMBEDDING_MODEL=/app/models/faq-embeddings
+# actions.server sets OMP_NUM_THREADS=1 unless given
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PYTHONPATH=/app FAQ_EMBEDDING_MODEL=/app/models/faq-embeddings
 WORKDIR /app
 
 COPY requirements/actions.txt requirements/actions.txt

@@ -3,8 +3,8 @@
 #   docker build -f deploy/docker/rasa.Dockerfile -t brand-assistant-rasa .
 FROM python:3.10.16-slim-bookworm
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PYTHONPATH=/app TF_CPP_MIN_LOG_LEVEL=3 \
-    SANIC_WORKERS=2 TF_INTRA_OP_PARALLELISM_THREADS=1 TF_INTER_OP_PARALLELISM_THREADS=1
+# bot.serve sets the worker and thread defaults (SANIC_WORKERS=2, one TensorFlow thread each)
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PYTHONPATH=/app TF_CPP_MIN_LOG_LEVEL=3
 WORKDIR /app
 
 COPY requirements/rasa.txt requirements/rasa.txt

@@ -90,12 +90,12 @@ class Chat:
         self.sender = sender if sender.startswith(("rest:", "web:")) else f"rest:{sender}"
         self.headers = {"Authorization": f"Bearer {token}"}
 
-    def send(self, message, allow_apology: bool = False, timeout_s: float = 30) -> List[dict]:
+    def send(self, message, allow_apology: bool = False) -> List[dict]:
         """The bot's messages. A reply that is nothing but an outage apology fails
         the test (an apology must never pass as an answer) unless the test is
         about outages and says so with `allow_apology=True`."""
         response = requests.post(
-            self.url, json={"sender": self.sender, "message": message}, headers=self.headers, timeout=timeout_s
+            self.url, json={"sender": self.sender, "message": message}, headers=self.headers, timeout=30
         )
         response.raise_for_status()
         messages = response.json()

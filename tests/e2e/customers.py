@@ -1,4 +1,4 @@
-"""Which customer the action server resolved for an e2e conversation."""
+"""Which customer the action server resolved for an e2e conversation, and what it has."""
 from __future__ import annotations
 
 import redis
@@ -17,3 +17,14 @@ def customer_id(client: redis.Redis, sender_id: str) -> str:
     cid = client.get(ident_key(sender_id))
     assert cid, f"no customer resolved for {sender_id} ({ident_key(sender_id)})"
     return cid
+
+
+def parcel_claim(client: redis.Redis, cid: str) -> str:
+    """A parcel prize won earlier, as actions/services/prizes.create writes it."""
+    claim_id = str(client.incr("claim:seq"))
+    client.hset(f"claim:{claim_id}", mapping={
+        "id": claim_id, "customer": cid, "campaign": "spring_wheel", "prize": "mask_sample",
+        "kind": "physical", "status": "awaiting_address", "won_at": "2026-11-30T10:00:00+00:00",
+    })
+    client.rpush(f"cust:{cid}:claims", claim_id)
+    return claim_id

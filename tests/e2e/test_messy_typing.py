@@ -6,10 +6,10 @@ from __future__ import annotations
 import secrets
 
 import pytest
-import requests
 
 from common import inbox_store
 from tests.e2e.test_faq import answers_of, every_faq_answer, inbox
+from tests.e2e.trackers import tracker_events
 
 HONEST_FALLBACK_MARKS = ("帮不上", "答不上来")
 
@@ -19,9 +19,7 @@ def test_a_voice_transcript_gets_the_faq_answer_and_the_transcript_keeps_it(chat
     spoken = "喂你好嗯那个我想问一下就是你们这个满多少包邮啊"
     assert chat.texts(spoken) in answers_of("shipping_fee")
 
-    tracker = requests.get(f"{stack.rasa_url}/conversations/{chat.sender}/tracker",
-                           params={"token": stack.rasa_token}, timeout=10).json()
-    user = [e for e in tracker["events"] if e["event"] == "user"][-1]
+    user = [e for e in tracker_events(stack, chat.sender) if e["event"] == "user"][-1]
     assert user["text"] == spoken                       # the transcript: as the customer said it
     assert "那个" not in user["parse_data"]["text"]    # the classifiers: without the fillers
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import redis
 
-from tests.e2e.customers import customer_id
+from tests.e2e.customers import customer_id, parcel_claim
 
 ASK_NAME = "收件人怎么称呼"
 ASK_PHONE = "手机号是多少"
@@ -13,21 +13,10 @@ ASK_PROVINCE = "寄到哪个省份"
 APOLOGY = "系统开了个小差"  # utter_service_unavailable: must never pass as an answer
 
 
-def _parcel_claim(client: redis.Redis, cid: str) -> str:
-    """A parcel prize won earlier, as actions/services/prizes.create writes it."""
-    claim_id = str(client.incr("claim:seq"))
-    client.hset(f"claim:{claim_id}", mapping={
-        "id": claim_id, "customer": cid, "campaign": "spring_wheel", "prize": "mask_sample",
-        "kind": "physical", "status": "awaiting_address", "won_at": "2026-11-30T10:00:00+00:00",
-    })
-    client.rpush(f"cust:{cid}:claims", claim_id)
-    return claim_id
-
-
 def test_an_faq_question_inside_the_address_form_is_answered_and_the_form_resumes(chat, stack):
     client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
     assert "七七" in chat.texts("你好")
-    claim_id = _parcel_claim(client, customer_id(client, chat.sender))
+    claim_id = parcel_claim(client, customer_id(client, chat.sender))
 
     reply = chat.texts("我的奖品")
     assert "舒缓修护面膜体验装" in reply and ASK_NAME in reply

@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator, List, Tuple
 
 import pytest
@@ -19,9 +19,10 @@ import requests
 from bot.redis_server import free_port
 from bot.stack import Service, Stack
 from bot.stand_in.simulator import WeChatSimulator
-from tests.channels.helpers import wait_for
-from tests.e2e.customers import customer_id
-from tests.e2e.test_prize_form import ASK_NAME, ASK_PHONE, ASK_PROVINCE, APOLOGY, _parcel_claim
+from tests.channels.helpers import StandIn, wait_for
+from tests.e2e.customers import customer_id, parcel_claim
+from tests.e2e.test_prize_form import ASK_NAME, ASK_PHONE, ASK_PROVINCE, APOLOGY
+from tests.e2e.trackers import user_texts
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
@@ -96,7 +97,7 @@ def test_a_form_alternating_between_servers_keeps_its_state(stack, balancer):
         return reply
 
     assert "七七" in turn("你好")
-    claim_id = _parcel_claim(client, customer_id(client, f"rest:{sender}"))
+    claim_id = parcel_claim(client, customer_id(client, f"rest:{sender}"))
     assert ASK_NAME in turn("我的奖品")
     reply = turn("运费多少钱")
     assert "包邮" in reply and ASK_NAME in reply  # answered inside the form, then asked again
@@ -116,38 +117,27 @@ def test_a_retried_official_account_callback_is_answered_once(stack, wechat, bal
                for _ in range(2)]  # WeChat's retry, landing on the other server
     assert len({a.headers.get("X-Upstream") for a in answers}) == 2  # the retry reached the other server
     assert all(a.status_code == 200 for a in answers)
-    tracker = requests.get(f"{stack.rasa_url}/conversations/wechat_mp:{openid}/tracker",
-                           params={"token": stack.rasa_token}, timeout=10).json()
-    assert [e["text"] for e in tracker["events"] if e["event"] == "user"] == ["积分会过期吗"]  # processed once
+    assert user_texts(stack, f"wechat_mp:{openid}") == ["积分会过期吗"]  # processed once
 
 
 def test_a_wecom_kf_notification_on_both_servers_is_synced_and_answered_once(stack, wechat, balancer):
-    api = wechat.api_base
+    api = StandIn(wechat.api_base)
     open_kfid, user = f"wkScale{secrets.token_hex(3)}", f"wmScale{secrets.token_hex(3)}"
-    requests.post(f"{api}/_stand_in/kf/enqueue", json={
+    api.post("/_stand_in/kf/enqueue", {
         "open_kfid": open_kfid, "messages": [{"external_userid": user, "text": {"content": "你是机器人吗"}}],
-    }, timeout=5).raise_for_status()
+    })
     sim = WeChatSimulator(f"{balancer}/webhooks/wecom_kf/webhook", wechat.kf_token, wechat.kf_aes_key,
                           wechat.corp_id, "wecom")
     notifications = [sim.build(sim.kf_notify(open_kfid)) for _ in range(2)]
-    results: List[requests.Response] = []
-    threads = [threading.Thread(target=lambda p=p, b=b: results.append(
-        requests.post(sim.url, params=p, data=b, timeout=10))) for p, b in notifications]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(max_workers=2) as pool:  # both at once
+        results = list(pool.map(lambda n: requests.post(sim.url, params=n[0], data=n[1], timeout=10), notifications))
     assert len({r.headers.get("X-Upstream") for r in results}) == 2  # one notification on each server
 
-    def sent_to_customer():
-        sent = requests.get(f"{api}/_stand_in/sent", timeout=5).json()["sent"]
-        return [s["body"] for s in sent if s["path"] == "/cgi-bin/kf/send_msg" and s["body"].get("touser") == user]
+    def sent_to_customer() -> List[dict]:
+        return [body for body in api.sent("/cgi-bin/kf/send_msg") if body.get("touser") == user]
 
-    replies = wait_for(sent_to_customer, timeout_s=30)
-    assert replies, "the 微信客服 customer got no answer"
-    tracker = requests.get(f"{stack.rasa_url}/conversations/wecom_kf:{user}/tracker",
-                           params={"token": stack.rasa_token}, timeout=10).json()
-    assert [e["text"] for e in tracker["events"] if e["event"] == "user"] == ["你是机器人吗"]
+    assert wait_for(sent_to_customer, timeout_s=30), "the 微信客服 customer got no answer"
+    assert user_texts(stack, f"wecom_kf:{user}") == ["你是机器人吗"]
     time.sleep(3)  # a second sync would send its copy by now
     contents = [str(r.get("text") or r.get("msgmenu")) for r in sent_to_customer()]
     assert len(contents) == len(set(contents)), contents  # no answer sent twice

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from rasa.core.tracker_store import TrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, ConversationPaused, SlotSet, UserUttered
 from rasa.utils.endpoints import read_endpoint_config
 
 from bot.redis_server import RedisServer, free_port
@@ -163,6 +163,12 @@ def test_a_long_conversation_is_stored_bounded_and_keeps_its_state(store, domain
     texts = [e.text for e in tracker.events if isinstance(e, UserUttered)]
     assert texts[-1] == "第119个问题" and "第0个问题" not in texts  # the latest turns, in order
     assert texts == sorted(texts, key=lambda t: int(t[1:-3]))
+
+
+def test_a_paused_conversation_stays_paused_when_old_turns_are_dropped(store, domain):
+    """A guide's handoff pauses the bot; dropping old turns must not wake it."""
+    tracker = _long_conversation(store, "wechat_mp:o-paused", [ConversationPaused()])
+    assert tracker.is_paused()
 
 
 def test_a_form_open_when_old_turns_are_dropped_stays_open(store, domain):
