@@ -36,8 +36,12 @@ async def handle_user_text(
     input_channel: str,
     metadata: Optional[Dict[str, Any]] = None,
     menu_id: Optional[str] = None,
+    message_id: Optional[str] = None,
 ) -> bool:
-    """Process one consumer message; returns False if the apology was sent instead."""
+    """Process one consumer message; returns False if the apology was sent instead.
+
+    message_id: the channel's own id of the message (stable across WeChat
+    retries and takeovers), so actions' idempotency keys repeat no effect."""
     if not await flood_gate(output_channel, sender_id, input_channel):
         return True
     metadata = dict(metadata or {})
@@ -55,7 +59,8 @@ async def handle_user_text(
     await deliver_late_results(output_channel, sender_id)  # what a timed-out action said after all
     try:
         await on_new_message(
-            UserMessage(message_text, output_channel, sender_id, input_channel=input_channel, metadata=metadata)
+            UserMessage(message_text, output_channel, sender_id, input_channel=input_channel,
+                        message_id=message_id, metadata=metadata)
         )
     except CancelledError:
         raise

@@ -191,22 +191,21 @@ class WeChatMPInput(InputChannel):
             return glue.success()
         redis = get_redis()
         key = dedup.dedup_key(CHANNEL, message)
+        started = time.monotonic()
         try:
-            first = await dedup.claim(redis, key, dedup_ttl_s())
+            verdict = await dedup.claim_within(redis, key, dedup_ttl_s(), passive_budget_s())
         except Exception:
             logger.exception("wechat_mp: Redis unavailable for dedup; processing without it.")
-            first = True
-        if not first:
-            logger.info("wechat_mp: duplicate callback %s ignored (WeChat retry).", key)
-            try:
-                await dedup.note_retry(redis, key)
-            except Exception:
-                logger.exception("wechat_mp: could not flag the retry of %s.", key)
+            verdict = dedup.FIRST
+        if verdict not in (dedup.FIRST, dedup.TAKEOVER):
+            logger.info("wechat_mp: duplicate callback %s not processed again (WeChat retry).", key)
             return glue.success()
+        if verdict == dedup.TAKEOVER:
+            logger.warning("wechat_mp: %s taken over: the process that claimed it stopped renewing its lease.", key)
 
         slot = PassiveSlot()
         glue.spawn(self._work(on_new_message, job, key, slot))
-        content = await slot.wait(passive_budget_s())
+        content = await slot.wait(max(0.0, passive_budget_s() - (time.monotonic() - started)))
         if content is None:
             return glue.success()
         reply = text_reply_xml(openid, str(message.get("ToUserName") or ""), content)
@@ -218,17 +217,8 @@ class WeChatMPInput(InputChannel):
                     slot: PassiveSlot) -> None:
         redis = get_redis()
         try:
-            if job.text is not None:
-                unionid = await mp_unionid.unionid_for(self._client(), redis, job.openid)
-                metadata = {**job.metadata, "unionid": unionid} if unionid else job.metadata
-                reply = await run_turn(on_new_message, CHANNEL, sender.make(CHANNEL, job.openid), job.text, metadata)
-            else:
-                reply = await direct_reply(CHANNEL, sender.make(CHANNEL, job.openid), job.direct or "")
-            parts = reply.parts()
-            if len(parts) == 1 and not await _retried(redis, key) and slot.offer(parts[0]):
-                return
-            slot.decline()
-            await self._deliver(job.openid, parts)
+            async with dedup.leased(redis, key):
+                await self._turn(on_new_message, job, key, slot)
         except Exception:
             logger.exception("wechat_mp: turn for %s failed.", mask_id(job.openid))
         finally:
@@ -237,6 +227,23 @@ class WeChatMPInput(InputChannel):
                 await dedup.finish(redis, key)
             except Exception:
                 pass
+
+    async def _turn(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], job: Job, key: str,
+                    slot: PassiveSlot) -> None:
+        redis = get_redis()
+        sender_id = sender.make(CHANNEL, job.openid)
+        if job.text is not None:
+            unionid = await mp_unionid.unionid_for(self._client(), redis, job.openid)
+            metadata = {**job.metadata, "unionid": unionid} if unionid else job.metadata
+            # the dedup key as message id: a taken-over message repeats no effect (idem keys)
+            reply = await run_turn(on_new_message, CHANNEL, sender_id, job.text, metadata, message_id=key)
+        else:
+            reply = await direct_reply(CHANNEL, sender_id, job.direct or "")
+        parts = reply.parts()
+        if len(parts) == 1 and not await _retried(redis, key) and slot.offer(parts[0]):
+            return
+        slot.decline()
+        await self._deliver(job.openid, parts)
 
     async def _deliver(self, openid: str, parts: List[str]) -> None:
         """Send the parts in order through 客服消息; stop at the first refusal."""

@@ -64,7 +64,7 @@ class WeComInput(WeComCallbackChannel):
             return glue.success()
         key = dedup.dedup_key(CHANNEL, message)
         try:
-            first = await dedup.claim(get_redis(), key, dedup_ttl_s())
+            first = await dedup.claim(get_redis(), key, dedup_ttl_s()) in (dedup.FIRST, dedup.TAKEOVER)
         except Exception:
             logger.exception("wecom: Redis unavailable for dedup; processing without it.")
             first = True
@@ -74,22 +74,24 @@ class WeComInput(WeComCallbackChannel):
 
     async def _work(self, on_new_message: OnNewMessage, message: Dict[str, Any], key: str) -> None:
         userid = str(message.get("FromUserName") or "")
+        sender_id = sender.make(CHANNEL, userid)
         redis = get_redis()
         try:
-            if str(message.get("MsgType")) == "text":
-                meta = {"role": "guide", "agent_id": str(message.get("AgentID") or ""), "msg_type": "text"}
-                reply = await run_turn(on_new_message, CHANNEL, sender.make(CHANNEL, userid),
-                                       str(message.get("Content") or ""), meta)
-            else:
-                reply = await direct_reply(CHANNEL, sender.make(CHANNEL, userid), texts.persona_text(texts.MEDIA_ACK))
-            client = self._client()
-            parts = reply.parts()
-            for index, part in enumerate(parts):
-                try:
-                    await client.send_text(userid, part)
-                except ApiError as error:
-                    await record_undeliverable(redis, CHANNEL, userid, "".join(parts[index:]), error.errcode, error.errmsg)
-                    return
+            async with dedup.leased(redis, key):
+                if str(message.get("MsgType")) == "text":
+                    meta = {"role": "guide", "agent_id": str(message.get("AgentID") or ""), "msg_type": "text"}
+                    reply = await run_turn(on_new_message, CHANNEL, sender_id, str(message.get("Content") or ""),
+                                           meta, message_id=key)
+                else:
+                    reply = await direct_reply(CHANNEL, sender_id, texts.persona_text(texts.MEDIA_ACK))
+                client = self._client()
+                parts = reply.parts()
+                for index, part in enumerate(parts):
+                    try:
+                        await client.send_text(userid, part)
+                    except ApiError as error:
+                        await record_undeliverable(redis, CHANNEL, userid, "".join(parts[index:]), error.errcode, error.errmsg)
+                        return
         except Exception:
             logger.exception("wecom: turn for %s failed.", mask_id(userid))
         finally:

@@ -114,8 +114,10 @@ class WeComKFInput(WeComCallbackChannel):
                 logger.info("wecom_kf: %s clicked an expired or unknown menu item.", mask_id(user))
                 reply = Reply(system_text("stale_option"))
             else:
+                # sync_msg's msgid as message id: a message retried after a crash repeats no effect
+                message_id = f"{CHANNEL}:{msg['msgid']}" if msg.get("msgid") else None
                 reply = await run_turn(on_new_message, CHANNEL, sender_id, str(text.get("content") or ""), meta,
-                                       menu_id=menu_id)
+                                       menu_id=menu_id, message_id=message_id)
         elif msgtype == "location":
             location = msg.get("location") or {}
             label = str(location.get("address") or location.get("name") or "")

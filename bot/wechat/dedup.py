@@ -1,20 +1,79 @@
 """Process each WeChat message once across processes (CONTRACTS §5).
 
-A callback is claimed with SET NX. A duplicate that arrives while the first
-copy is still being processed means WeChat retried (it did not get our
-answer in time, or a second instance got the retry), so the duplicate flips
-the state to `retried`: the first copy then delivers through the send API
-instead of a passive reply WeChat may no longer be listening for.
+A callback is claimed with a lease: `pending:<lease end, ms>`. The worker
+processing it renews the lease while it works and sets `done` at the end.
+A duplicate that arrives while the lease is alive means WeChat retried (it
+did not get our answer in time, or a second instance got the retry): it
+flips the state to `retried`, so the first copy delivers through the send
+API instead of a passive reply WeChat may no longer be listening for, and
+it waits for the owner within its own reply budget. A duplicate that finds
+the lease expired takes the message over: its owner died (a killed Rasa
+server), and answering WeChat `success` then would lose the message.
 """
 from __future__ import annotations
 
-from typing import Mapping
+import asyncio
+import contextlib
+import logging
+import time
+from typing import AsyncIterator, Mapping
 
 import redis.asyncio as aioredis
+
+from bot.wechat.settings import env_float
+
+logger = logging.getLogger(__name__)
 
 PENDING = "pending"
 RETRIED = "retried"
 DONE = "done"
+
+# Verdicts of a claim.
+FIRST = "first"          # nobody had it: process it
+TAKEOVER = "takeover"    # its owner's lease ran out: process it
+BUSY = "busy"            # its owner is alive and working on it
+SETTLED = "done"         # already processed
+
+# KEYS[1]: the dedup key. ARGV: key ttl s, lease ms. Redis' clock, so that
+# processes on different hosts agree on when a lease ran out.
+_CLAIM = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease_end = now + tonumber(ARGV[2])
+local value = redis.call('GET', KEYS[1])
+if not value then
+  redis.call('SET', KEYS[1], 'pending:' .. lease_end, 'EX', ARGV[1])
+  return 'first'
+end
+if value == 'done' then return 'done' end
+local state, until_ms = string.match(value, '^(%a+):(%d+)$')
+if not state then return 'busy' end
+if tonumber(until_ms) < now then
+  redis.call('SET', KEYS[1], 'pending:' .. lease_end, 'KEEPTTL')
+  return 'takeover'
+end
+if state == 'pending' then redis.call('SET', KEYS[1], 'retried:' .. until_ms, 'KEEPTTL') end
+return 'busy'
+"""
+
+# KEYS[1]: the dedup key. ARGV: lease ms. Keeps the state word (pending/retried).
+_RENEW = """
+local value = redis.call('GET', KEYS[1])
+if not value then return 0 end
+local state = string.match(value, '^(%a+):%d+$')
+if not state then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('SET', KEYS[1], state .. ':' .. (now + tonumber(ARGV[1])), 'KEEPTTL')
+return 1
+"""
+
+
+def lease_s() -> float:
+    # Renewed every third of it; a dead owner's message is taken over by a retry
+    # once this much time passed without renewal. It must stay below
+    # WECHAT_PASSIVE_BUDGET_S, the longest a retry waits for the owner.
+    return env_float("WECHAT_DEDUP_LEASE_S", 3.0)
 
 
 def dedup_key(channel: str, message: Mapping[str, object]) -> str:
@@ -25,20 +84,42 @@ def dedup_key(channel: str, message: Mapping[str, object]) -> str:
     return f"wx:dedup:{channel}:evt:{message.get('FromUserName', '')}:{message.get('CreateTime', '')}"
 
 
-async def claim(redis: aioredis.Redis, key: str, ttl_s: int) -> bool:
-    return bool(await redis.set(key, PENDING, nx=True, ex=ttl_s))
+async def claim(redis: aioredis.Redis, key: str, ttl_s: int) -> str:
+    """FIRST or TAKEOVER: this caller processes the message; BUSY or SETTLED: it does not."""
+    return str(await redis.eval(_CLAIM, 1, key, ttl_s, int(lease_s() * 1000)))
 
 
-async def note_retry(redis: aioredis.Redis, key: str) -> None:
-    # Only a still-pending claim matters; KEEPTTL keeps the original expiry.
-    await redis.eval(
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') end return 0",
-        1, key, PENDING, RETRIED,
-    )
+async def claim_within(redis: aioredis.Redis, key: str, ttl_s: int, budget_s: float) -> str:
+    """Claim; while the owner is busy, wait for it (up to budget_s) and take
+    the message over if its lease runs out meanwhile."""
+    deadline = time.monotonic() + budget_s
+    verdict = await claim(redis, key, ttl_s)
+    while verdict == BUSY and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        verdict = await claim(redis, key, ttl_s)
+    return verdict
+
+
+@contextlib.asynccontextmanager
+async def leased(redis: aioredis.Redis, key: str) -> AsyncIterator[None]:
+    """Renew the claim's lease while the body runs (a Redis hiccup is logged, not raised)."""
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(lease_s() / 3)
+            try:
+                await redis.eval(_RENEW, 1, key, int(lease_s() * 1000))
+            except Exception as error:
+                logger.warning("Could not renew the lease of %s (%s).", key, type(error).__name__)
+
+    task = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 async def was_retried(redis: aioredis.Redis, key: str) -> bool:
-    return (await redis.get(key)) == RETRIED
+    return str(await redis.get(key) or "").startswith(RETRIED)
 
 
 async def finish(redis: aioredis.Redis, key: str) -> None:

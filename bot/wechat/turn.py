@@ -19,9 +19,10 @@ OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 async def run_turn(
     on_new_message: OnNewMessage, channel: str, sender_id: str,
     text: Optional[str], metadata: Dict[str, Any], menu_id: Optional[str] = None,
+    message_id: Optional[str] = None,
 ) -> Reply:
     collector = CollectingOutputChannel()
-    await handle_user_text(on_new_message, collector, text, sender_id, channel, metadata, menu_id)
+    await handle_user_text(on_new_message, collector, text, sender_id, channel, metadata, menu_id, message_id)
     return build_reply(collector.messages)
 
 

@@ -72,7 +72,8 @@ def build_app(name: str, credentials_path: Path) -> Sanic:
             redis["r"] = aioredis.from_url(os.environ["REDIS_URL"], decode_responses=True)
         await redis["r"].rpush("test:received", json.dumps(
             {"sender": message.sender_id, "text": message.text, "channel": message.input_channel,
-             "metadata": message.metadata or {}, "pid": os.getpid()}, ensure_ascii=False))
+             "metadata": message.metadata or {}, "message_id": message.message_id, "pid": os.getpid()},
+            ensure_ascii=False))
         delay_min = float(os.environ.get("HANDLER_DELAY_MIN_S", "0"))
         delay_max = float(os.environ.get("HANDLER_DELAY_MAX_S", "0"))
         if delay_max:

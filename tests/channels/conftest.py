@@ -73,7 +73,9 @@ def app_env(redis_url: str, stand_in_url: str, run_dir: Path, **overrides: str) 
     env = {
         **os.environ, "PYTHONPATH": str(ROOT), "TEST_RUN_DIR": str(run_dir), "REDIS_URL": redis_url,
         "PERSONA": "qiqi", "WECHAT_API_BASE": stand_in_url, "WECOM_API_BASE": stand_in_url,
-        "WECHAT_PASSIVE_BUDGET_S": "1.0", "WECHAT_REPLAY_WINDOW_S": "300",
+        # a lease shorter than the budget (as 4 s and 4 s are by default), and shorter than
+        # the slow turns, so that its renewal is exercised
+        "WECHAT_PASSIVE_BUDGET_S": "1.0", "WECHAT_DEDUP_LEASE_S": "0.6", "WECHAT_REPLAY_WINDOW_S": "300",
         "WECHAT_MP_APPID": h.MP_APPID, "WECHAT_MP_SECRET": "mpsecret", "WECHAT_MP_TOKEN": h.MP_TOKEN,
         "WECHAT_MP_AES_KEY": h.MP_AES,
         "WECOM_CORP_ID": h.CORP_ID, "WECOM_KF_SECRET": "kfsecret", "WECOM_KF_TOKEN": h.KF_TOKEN,

@@ -1,11 +1,14 @@
 """公众号 end to end: simulator → channel app → (passive reply | stand-in 客服消息)."""
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from typing import Dict, List
 
 import redis as redis_sync
+import requests
 
 from bot.stand_in.simulator import Delivery, WeChatSimulator
 from tests.channels import helpers as h
@@ -75,8 +78,9 @@ def test_slow_answer_is_acknowledged_in_time_and_sent_through_custom_send(apps, 
 
 
 def test_wechat_retries_after_a_timeout_produce_exactly_one_reply(apps, stand_in, received):
-    # WeChat gives up on an attempt after its timeout and retries the same payload.
-    sim = mp(apps, timeout_s=0.4)
+    # WeChat gives up on an attempt after its timeout and retries the same payload;
+    # a retry waits for the busy first copy (whose lease is renewed past 0.6 s).
+    sim = mp(apps, timeout_s=0.4, attempts=6)
     delivery = sim.deliver(sim.text("oUSER_retry", "slow:1.2 只回一次"))
     assert len(delivery.attempts) >= 2 and delivery.acknowledged
     assert wait_for(lambda: custom_texts(stand_in, "oUSER_retry")) == ["回声：只回一次"]
@@ -84,6 +88,38 @@ def test_wechat_retries_after_a_timeout_produce_exactly_one_reply(apps, stand_in
     passive = [d for d in [delivery.reply] if d]
     assert len(passive) + len(custom_texts(stand_in, "oUSER_retry")) == 1
     assert received.texts() == ["slow:1.2 只回一次"]
+
+
+def test_a_message_whose_server_died_mid_turn_is_answered_by_the_retry(make_app, apps, stand_in, received,
+                                                                       redis_url):
+    # The server holding the callback is killed while the turn runs, before it
+    # answered WeChat; WeChat's retry reaches another server, which must take the
+    # message over (answering `success` as for a live owner would lose it).
+    victim = make_app("mp_victim", WECHAT_PASSIVE_BUDGET_S="4.0").wait()
+    sim = WeChatSimulator(victim.url("wechat_mp"), h.MP_TOKEN, h.MP_AES, h.MP_APPID, "safe")
+    params, body = sim.build(sim.text("oUSER_orphan", "wait:orphan 别丢下我"))
+    errors: List[str] = []
+
+    def first_delivery() -> None:
+        try:
+            requests.post(sim.url, params=params, data=body, timeout=10)
+        except requests.RequestException as error:
+            errors.append(type(error).__name__)
+
+    thread = threading.Thread(target=first_delivery)
+    thread.start()
+    assert wait_for(lambda: received.texts() == ["wait:orphan 别丢下我"])  # the victim's turn is running
+    os.killpg(victim.service.process.pid, signal.SIGKILL)
+    thread.join(10)
+    assert errors  # WeChat got no answer: it retries, here onto the main server
+    redis_sync.Redis.from_url(redis_url).set("test:go:orphan", "1")
+    retry = requests.post(apps["main"].url("wechat_mp"), params=params, data=body, timeout=5)
+    assert retry.status_code == 200
+    passive = sim.open_reply(retry.text)
+    answers = ([passive["Content"]] if passive else []) or wait_for(lambda: custom_texts(stand_in, "oUSER_orphan"))
+    assert answers == ["回声：别丢下我"]
+    copies = received.all()
+    assert len(copies) == 2 and copies[0]["message_id"] == copies[1]["message_id"]  # one message id: effects once
 
 
 def test_two_app_instances_sharing_redis_answer_once(apps, stand_in, received):

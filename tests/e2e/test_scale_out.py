@@ -5,77 +5,20 @@ form; a WeChat callback retried onto the other server is answered once; a
 微信客服 notification reaching both servers is synced and answered once."""
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator, List, Tuple
+from typing import List, Tuple
 
-import pytest
 import redis
 import requests
 
-from bot.redis_server import free_port
-from bot.stack import Service, Stack
 from bot.stand_in.simulator import WeChatSimulator
 from tests.channels.helpers import StandIn, wait_for
 from tests.e2e.customers import customer_id, parcel_claim
 from tests.e2e.test_prize_form import ASK_NAME, ASK_PHONE, ASK_PROVINCE, APOLOGY
 from tests.e2e.trackers import user_texts
-
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-
-
-@pytest.fixture(scope="module")
-def second_server(stack, model_path, wechat, tmp_path_factory) -> Iterator[Stack]:
-    """Rasa B and action server B on the same Redis as the session's stack (A)."""
-    other = Stack(model=model_path, rasa_port=free_port(), actions_port=free_port(), console_port=free_port(),
-                  rasa_token=stack.rasa_token, run_dir=tmp_path_factory.mktemp("stack_b"), redis_url=stack.redis_url,
-                  persona=stack.persona, extra_env={**wechat.env(), "SANIC_WORKERS": "1"})
-    try:
-        other.start(redis_port=0, with_console=False)
-        yield other
-    finally:
-        other.stop()
-
-
-@pytest.fixture(scope="module")
-def balancer(stack, second_server, tmp_path_factory) -> Iterator[str]:
-    """nginx round-robin over both Rasa servers; X-Upstream names the one that answered."""
-    prefix = tmp_path_factory.mktemp("nginx")
-    port = free_port()
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    (prefix / "nginx.conf").write_text(f"""{user}worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-  access_log {prefix}/access.log;
-  client_body_temp_path {prefix}/body; proxy_temp_path {prefix}/proxy;
-  fastcgi_temp_path {prefix}/fastcgi; uwsgi_temp_path {prefix}/uwsgi; scgi_temp_path {prefix}/scgi;
-  upstream rasa {{
-    server 127.0.0.1:{stack.rasa_port};
-    server 127.0.0.1:{second_server.rasa_port};
-  }}
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{
-      proxy_pass http://rasa;
-      proxy_next_upstream off;  # a retry is WeChat's to make, not the proxy's
-      add_header X-Upstream $upstream_addr always;
-    }}
-  }}
-}}
-""")
-    service = Service("nginx", [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
-                      f"http://127.0.0.1:{port}/", prefix / "nginx.log")
-    service.start({**os.environ})
-    try:
-        service.wait(30)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        service.stop()
+from tests.e2e.two_servers import balancer, second_server  # noqa: F401 (fixtures)
 
 
 def say(url: str, token: str, sender: str, text: str) -> Tuple[str, str]:
@@ -91,7 +34,7 @@ def test_a_form_alternating_between_servers_keeps_its_state(stack, balancer):
     served: List[str] = []
 
     def turn(text: str) -> str:
-        reply, upstream = say(balancer, stack.rasa_token, sender, text)
+        reply, upstream = say(balancer.url, stack.rasa_token, sender, text)
         served.append(upstream)
         assert APOLOGY not in reply, reply
         return reply
@@ -109,7 +52,7 @@ def test_a_form_alternating_between_servers_keeps_its_state(stack, balancer):
 
 
 def test_a_retried_official_account_callback_is_answered_once(stack, wechat, balancer):
-    sim = WeChatSimulator(f"{balancer}/webhooks/wechat_mp/webhook", wechat.mp_token, wechat.mp_aes_key,
+    sim = WeChatSimulator(f"{balancer.url}/webhooks/wechat_mp/webhook", wechat.mp_token, wechat.mp_aes_key,
                           wechat.mp_appid, "safe")
     openid = f"oScale{secrets.token_hex(4)}"
     params, body = sim.build(sim.text(openid, "积分会过期吗"))
@@ -126,7 +69,7 @@ def test_a_wecom_kf_notification_on_both_servers_is_synced_and_answered_once(sta
     api.post("/_stand_in/kf/enqueue", {
         "open_kfid": open_kfid, "messages": [{"external_userid": user, "text": {"content": "你是机器人吗"}}],
     })
-    sim = WeChatSimulator(f"{balancer}/webhooks/wecom_kf/webhook", wechat.kf_token, wechat.kf_aes_key,
+    sim = WeChatSimulator(f"{balancer.url}/webhooks/wecom_kf/webhook", wechat.kf_token, wechat.kf_aes_key,
                           wechat.corp_id, "wecom")
     notifications = [sim.build(sim.kf_notify(open_kfid)) for _ in range(2)]
     with ThreadPoolExecutor(max_workers=2) as pool:  # both at once
