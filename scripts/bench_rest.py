@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import random
@@ -143,17 +144,28 @@ def open_loop_session(total_timeout_s: float) -> aiohttp.ClientSession:
 
 
 async def post_turn(session: aiohttp.ClientSession, url: str, token: str, sender: str,
-                    text: str) -> Optional[List[dict]]:
-    """The bot's replies to one message, or None when there was no answer."""
+                    text: str, failures: Optional[collections.Counter] = None) -> Optional[List[dict]]:
+    """The bot's replies to one message, or None when there was no answer (counted in failures by
+    HTTP status or exception, so a report can tell a refused connection from a server error)."""
     try:
         async with session.post(url, json={"sender": sender, "message": text},
                                 headers={"Authorization": f"Bearer {token}"}) as response:
-            return await response.json() if response.status == 200 else None
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+            if response.status == 200:
+                replies = await response.json()
+                if not replies and failures is not None:
+                    failures["no reply"] += 1
+                return replies
+            if failures is not None:
+                failures[f"HTTP {response.status}"] += 1
+            return None
+    except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        if failures is not None:
+            failures[type(error).__name__] += 1
         return None
 
 
-async def _burst(url: str, token: str, customers: int, window_s: float) -> Tuple[List[float], int, float]:
+async def _burst(url: str, token: str, customers: int, window_s: float,
+                 failures: collections.Counter) -> Tuple[List[float], int, float]:
     """Open loop: customer i sends 签到 at i * window / customers seconds."""
     async with open_loop_session(300) as session:
         started = time.perf_counter()
@@ -161,7 +173,7 @@ async def _burst(url: str, token: str, customers: int, window_s: float) -> Tuple
         async def one(index: int) -> Optional[float]:
             await asyncio.sleep(index * window_s / customers)
             sent = time.perf_counter()
-            replies = await post_turn(session, url, token, f"burst-{index}", "签到")
+            replies = await post_turn(session, url, token, f"burst-{index}", "签到", failures)
             return time.perf_counter() - sent if replies else None
 
         results = await asyncio.gather(*(one(i) for i in range(customers)))
@@ -174,11 +186,12 @@ def campaign_burst(stack: Stack, customers: int = BURST_CUSTOMERS, window_s: flo
     """New customers only, so each must add exactly one check-in record with total 1."""
     url = webhook_url(stack)
     before = asyncio.run(_checkin_totals(stack.redis_url))
-    latencies, unanswered, drain = asyncio.run(_burst(url, stack.rasa_token, customers, window_s))
+    failures: collections.Counter = collections.Counter()
+    latencies, unanswered, drain = asyncio.run(_burst(url, stack.rasa_token, customers, window_s, failures))
     after = asyncio.run(_checkin_totals(stack.redis_url))
     new = {key: total for key, total in after.items() if key not in before}
     return {"benchmark": "campaign_burst", "customers": customers, "window_s": window_s,
-            "drain_s": round(drain, 1), "unanswered": unanswered,
+            "drain_s": round(drain, 1), "unanswered": unanswered, "unanswered_by": dict(failures),
             "checkins_lost": customers - sum(1 for total in new.values() if total >= 1),
             "checkins_doubled": sum(total - 1 for total in new.values() if total > 1),
             **(latency_fields(latencies) if latencies else {})}
