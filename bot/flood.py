@@ -15,7 +15,9 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any, Optional
+
+from bot.lua_script import LuaScript
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +26,7 @@ DEFAULT_WINDOW_S = 10.0
 DEFAULT_MAX_PER_IP_MINUTE = 6000
 
 # KEYS[1] hash {s: window start (ms), n: hits}; ARGV: now ms, window ms, ttl ms.
-_HIT = """
+_HIT = LuaScript("""
 local now = tonumber(ARGV[1])
 local start = tonumber(redis.call('HGET', KEYS[1], 's'))
 if (not start) or now - start >= tonumber(ARGV[2]) then
@@ -33,18 +35,7 @@ if (not start) or now - start >= tonumber(ARGV[2]) then
   return 1
 end
 return redis.call('HINCRBY', KEYS[1], 'n', 1)
-"""
-
-
-_registered: List[Any] = []
-
-
-def _hit_script(redis: Any) -> Any:
-    """The counting script, sent once and then run by its SHA (EVALSHA, reloaded on NOSCRIPT):
-    this runs on every inbound message."""
-    if not _registered:
-        _registered.append(redis.register_script(_HIT))
-    return _registered[0]
+""")  # on every inbound message
 
 
 class Verdict(enum.Enum):
@@ -69,8 +60,7 @@ class WindowLimiter:
         window_ms = max(1, int(self.window_s * 1000))
         now_ms = int((time.time() if now is None else now) * 1000)
         try:
-            count = int(await _hit_script(redis)(keys=[self.key(subject)], args=[now_ms, window_ms, 2 * window_ms],
-                                                 client=redis))
+            count = int(await _HIT(redis, [self.key(subject)], [now_ms, window_ms, 2 * window_ms]))
         except Exception as error:
             logger.warning("%s: limiter unavailable (%s); letting the message through.",
                            self.prefix, type(error).__name__)

@@ -88,7 +88,3 @@ class AtomicRedisLockStore(RedisLockStore):
     def cleanup(self, conversation_id: str, ticket_number: int) -> None:
         """Drop this ticket (and expired ones); the lock goes when no ticket is left."""
         self._prune(keys=[self._key(conversation_id)], args=[conversation_id, repr(time.time()), ticket_number])
-
-    # finish_serving is only reached through cleanup; kept atomic for any other caller.
-    def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
-        self.cleanup(conversation_id, ticket_number)

@@ -20,7 +20,8 @@ from typing import AsyncIterator, Mapping
 
 import redis.asyncio as aioredis
 
-from bot.wechat.settings import env_float
+from bot.lua_script import LuaScript
+from bot.wechat.settings import env_float, passive_budget_s
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +35,14 @@ TAKEOVER = "takeover"    # its owner's lease ran out: process it
 BUSY = "busy"            # its owner is alive and working on it
 SETTLED = "done"         # already processed
 
-# KEYS[1]: the dedup key. ARGV: key ttl s, lease ms. Redis' clock, so that
-# processes on different hosts agree on when a lease ran out.
-_CLAIM = """
+# Redis' clock in ms, so that processes on different hosts agree on when a lease ran out.
+_NOW_MS = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+# KEYS[1]: the dedup key. ARGV: key ttl s, lease ms.
+_CLAIM = LuaScript(_NOW_MS + """
 local lease_end = now + tonumber(ARGV[2])
 local value = redis.call('GET', KEYS[1])
 if not value then
@@ -54,26 +58,29 @@ if tonumber(until_ms) < now then
 end
 if state == 'pending' then redis.call('SET', KEYS[1], 'retried:' .. until_ms, 'KEEPTTL') end
 return 'busy'
-"""
+""")
 
 # KEYS[1]: the dedup key. ARGV: lease ms. Keeps the state word (pending/retried).
-_RENEW = """
+_RENEW = LuaScript(_NOW_MS + """
 local value = redis.call('GET', KEYS[1])
 if not value then return 0 end
 local state = string.match(value, '^(%a+):%d+$')
 if not state then return 0 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('SET', KEYS[1], state .. ':' .. (now + tonumber(ARGV[1])), 'KEEPTTL')
 return 1
-"""
+""")
+
+# A lease shorter than a few round trips would be taken over from a live owner.
+MIN_LEASE_S = 0.3
 
 
 def lease_s() -> float:
-    # Renewed every third of it; a dead owner's message is taken over by a retry
-    # once this much time passed without renewal. It must stay below
-    # WECHAT_PASSIVE_BUDGET_S, the longest a retry waits for the owner.
-    return env_float("WECHAT_DEDUP_LEASE_S", 3.0)
+    """WECHAT_DEDUP_LEASE_S, renewed every third of it: a dead owner's message is
+    taken over by a retry once this long passed without renewal. Kept below
+    WECHAT_PASSIVE_BUDGET_S (the longest a retry waits for the owner), or a retry
+    of a dead owner's message would give up before the lease ran out."""
+    wanted = env_float("WECHAT_DEDUP_LEASE_S", 3.0)
+    return max(MIN_LEASE_S, min(wanted, 0.75 * passive_budget_s()))
 
 
 def dedup_key(channel: str, message: Mapping[str, object]) -> str:
@@ -86,7 +93,7 @@ def dedup_key(channel: str, message: Mapping[str, object]) -> str:
 
 async def claim(redis: aioredis.Redis, key: str, ttl_s: int) -> str:
     """FIRST or TAKEOVER: this caller processes the message; BUSY or SETTLED: it does not."""
-    return str(await redis.eval(_CLAIM, 1, key, ttl_s, int(lease_s() * 1000)))
+    return str(await _CLAIM(redis, [key], [ttl_s, int(lease_s() * 1000)]))
 
 
 async def claim_within(redis: aioredis.Redis, key: str, ttl_s: int, budget_s: float) -> str:
@@ -103,11 +110,13 @@ async def claim_within(redis: aioredis.Redis, key: str, ttl_s: int, budget_s: fl
 @contextlib.asynccontextmanager
 async def leased(redis: aioredis.Redis, key: str) -> AsyncIterator[None]:
     """Renew the claim's lease while the body runs (a Redis hiccup is logged, not raised)."""
+    lease_ms = int(lease_s() * 1000)
+
     async def renew() -> None:
         while True:
-            await asyncio.sleep(lease_s() / 3)
+            await asyncio.sleep(lease_ms / 3000)
             try:
-                await redis.eval(_RENEW, 1, key, int(lease_s() * 1000))
+                await _RENEW(redis, [key], [lease_ms])
             except Exception as error:
                 logger.warning("Could not renew the lease of %s (%s).", key, type(error).__name__)
 

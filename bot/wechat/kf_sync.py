@@ -29,6 +29,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Set
 import redis.asyncio as aioredis
 
 from common.privacy import mask_id
+from bot.lua_script import LuaScript
 from bot.wechat.api import ApiError, KFClient
 from bot.wechat.locks import RedisLock
 from bot.wechat.settings import env_float, kf_dedup_ttl_s
@@ -46,7 +47,7 @@ SKIPPED_MAX = 10000
 # open_kfid, external_userid, send_time, msgtype, stream max len.
 # One step: the lock still ours (extended: one extension per message), the message not
 # settled, one more attempt counted; past the limit it is failed and recorded instead.
-_BEGIN = """
+_BEGIN = LuaScript("""
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lost' end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 local state = redis.call('HGET', KEYS[2], 'state')
@@ -62,11 +63,11 @@ if attempts > tonumber(ARGV[3]) then
 end
 redis.call('HSET', KEYS[2], 'state', 'pending', 'ts', ARGV[5])
 return 'go'
-"""
+""")
 
 # KEYS: state, stream. ARGV: state ttl s, now, msgid, open_kfid, external_userid, send_time,
 # msgtype, reason, max len. Marks an unsettled message expired and records it, once.
-_EXPIRE = """
+_EXPIRE = LuaScript("""
 local state = redis.call('HGET', KEYS[1], 'state')
 if state and state ~= 'pending' then return 0 end
 redis.call('HSET', KEYS[1], 'state', 'expired', 'ts', ARGV[2])
@@ -74,14 +75,14 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], '*', 'msgid', ARGV[3], 'open_kfid', ARGV[4],
            'external_userid', ARGV[5], 'send_time', ARGV[6], 'msgtype', ARGV[7], 'reason', ARGV[8], 'ts', ARGV[2])
 return 1
-"""
+""")
 
 # KEYS: lock, cursor. ARGV: owner, cursor. Only the holder moves the cursor (never backwards).
-_MOVE_CURSOR = """
+_MOVE_CURSOR = LuaScript("""
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2])
 return 1
-"""
+""")
 
 
 def cursor_key(open_kfid: str) -> str:
@@ -199,8 +200,7 @@ class KFSyncer:
                     return False
                 next_cursor = str(answer.get("next_cursor") or "")
                 if next_cursor and next_cursor != cursor:
-                    if not await self.redis.eval(_MOVE_CURSOR, 2, lock.key, cursor_key(open_kfid),
-                                                 lock.owner or "", next_cursor):
+                    if not await _MOVE_CURSOR(self.redis, [lock.key, cursor_key(open_kfid)], [lock.owner or "", next_cursor]):
                         logger.warning("wecom_kf: sync lock for %s lost; cursor left to the new holder.", open_kfid)
                         return False
                     cursor = next_cursor
@@ -263,10 +263,10 @@ class KFSyncer:
 
     async def _expire(self, open_kfid: str, message: Dict[str, Any], reason: str) -> None:
         msgid = str(message.get("msgid") or "")
-        if msgid and await self.redis.eval(
-                _EXPIRE, 2, state_key(msgid), SKIPPED_STREAM, kf_dedup_ttl_s(), int(time.time()), msgid, open_kfid,
-                customer_of(message), str(message.get("send_time") or ""), str(message.get("msgtype") or ""),
-                reason, SKIPPED_MAX):
+        if msgid and await _EXPIRE(
+                self.redis, [state_key(msgid), SKIPPED_STREAM],
+                [kf_dedup_ttl_s(), int(time.time()), msgid, open_kfid, customer_of(message),
+                 str(message.get("send_time") or ""), str(message.get("msgtype") or ""), reason, SKIPPED_MAX]):
             logger.info("wecom_kf: message %s from %s skipped: %s.", msgid, mask_id(customer_of(message)), reason)
 
     async def _process_one(self, open_kfid: str, message: Dict[str, Any], lock: RedisLock,
@@ -281,10 +281,11 @@ class KFSyncer:
         while True:
             if lost.is_set():
                 raise LockLost()
-            verdict = await self.redis.eval(
-                _BEGIN, 3, lock.key, state_key(msgid), SKIPPED_STREAM, lock.owner or "", lock.ttl_ms,
-                max_attempts(), kf_dedup_ttl_s(), int(time.time()), msgid, open_kfid, user,
-                str(message.get("send_time") or ""), str(message.get("msgtype") or ""), SKIPPED_MAX)
+            verdict = await _BEGIN(
+                self.redis, [lock.key, state_key(msgid), SKIPPED_STREAM],
+                [lock.owner or "", lock.ttl_ms, max_attempts(), kf_dedup_ttl_s(), int(time.time()), msgid,
+                 open_kfid, user, str(message.get("send_time") or ""), str(message.get("msgtype") or ""),
+                 SKIPPED_MAX])
             if verdict == "lost":
                 raise LockLost()
             if verdict == "settled":

@@ -6,8 +6,10 @@ from typing import Optional
 
 import redis.asyncio as aioredis
 
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
-_EXTEND = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
+from bot.lua_script import LuaScript
+
+_RELEASE = LuaScript("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0")
+_EXTEND = LuaScript("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0")
 
 
 class RedisLock:
@@ -28,9 +30,9 @@ class RedisLock:
         """Keep holding a lock during long work; False if it was lost (expired)."""
         if not self.owner:
             return False
-        return bool(await self.redis.eval(_EXTEND, 1, self.key, self.owner, self.ttl_ms))
+        return bool(await _EXTEND(self.redis, [self.key], [self.owner, self.ttl_ms]))
 
     async def release(self) -> None:
         if self.owner:
-            await self.redis.eval(_RELEASE, 1, self.key, self.owner)
+            await _RELEASE(self.redis, [self.key], [self.owner])
             self.owner = None

@@ -16,6 +16,7 @@ import hashlib
 import logging
 from typing import Any, Mapping
 
+from bot.lua_script import LuaScript
 from bot.wechat.callback_auth import Forbidden
 from bot.wechat.settings import replay_window_s
 
@@ -26,11 +27,11 @@ FALLBACK_WINDOW_S = 300.0
 
 NEW, RETRY, REPLAY = 1, 2, 0
 
-_CLAIM = """
+_CLAIM = LuaScript("""
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return 2 end
 return 0
-"""
+""")
 
 
 def nonce_key(channel: str, timestamp: str, nonce: str) -> str:
@@ -52,7 +53,7 @@ async def check_nonce(redis: Any, channel: str, params: Mapping[str, str], body:
     """NEW or RETRY; raises Forbidden for a replayed nonce. Call after the signature checked out."""
     key = nonce_key(channel, params.get("timestamp", ""), params.get("nonce", ""))
     try:
-        outcome = int(await redis.eval(_CLAIM, 1, key, body_digest(params, body), ttl_s()))
+        outcome = int(await _CLAIM(redis, [key], [body_digest(params, body), ttl_s()]))
     except Exception as error:
         logger.warning("%s: nonce cache unavailable (%s); relying on signature and timestamp.",
                        channel, type(error).__name__)

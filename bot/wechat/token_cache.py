@@ -12,6 +12,7 @@ from typing import Awaitable, Callable, Tuple
 
 import redis.asyncio as aioredis
 
+from bot.lua_script import LuaScript
 from bot.wechat.locks import RedisLock
 
 logger = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ logger = logging.getLogger(__name__)
 # (token, expires_in seconds)
 Fetcher = Callable[[], Awaitable[Tuple[str, int]]]
 
-_DROP_IF_SAME = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+_DROP_IF_SAME = LuaScript("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0")
 
 
 class TokenUnavailable(RuntimeError):
@@ -62,4 +63,4 @@ class AccessTokenCache:
 
     async def invalidate(self, token: str) -> None:
         """Drop the cached token if it is still the one the API refused (40001/42001)."""
-        await self.redis.eval(_DROP_IF_SAME, 1, self.key, token)
+        await _DROP_IF_SAME(self.redis, [self.key], [token])

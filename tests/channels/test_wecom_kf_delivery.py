@@ -77,6 +77,11 @@ def test_sigkill_mid_page_then_restart_answers_every_message_exactly_once_in_ord
     assert Counter(seen) == Counter([t for ts in sent_in.values() for t in ts] + ["wait:kill wmK0-1",
                                                                                  "wait:kill wmK1-1"])
     assert {m["pid"] for m in received.all() if m["text"].endswith("-0")} == {victim_pid}
+    # Both runs of a stalled message carry its 微信客服 msgid as Rasa's message id, so the
+    # actions' idempotency keys match and no check-in or prize of it happens twice.
+    for stalled_text in ("wait:kill wmK0-1", "wait:kill wmK1-1"):
+        ids = {m["message_id"] for m in received.all() if m["text"] == stalled_text}
+        assert len(ids) == 1 and next(iter(ids)).startswith("wecom_kf:"), (stalled_text, ids)
 
 
 def test_a_page_longer_than_the_lock_ttl_runs_once_with_two_syncers(apps, make_app, stand_in, received, redis_url):

@@ -20,7 +20,7 @@ from rasa.utils.endpoints import EndpointConfig
 from bot import action_guard
 from bot.persona import system_text
 from bot.redis_conn import close_all, get_redis
-from bot.redis_server import RedisServer, free_port
+from bot.redis_server import free_port
 
 DOMAIN = Domain.from_dict({
     "slots": {"prize_pending": {"type": "bool", "mappings": [{"type": "custom"}]}},
@@ -31,13 +31,6 @@ DOMAIN = Domain.from_dict({
     },
 })
 SLOW_S = 1.0
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    server = RedisServer(free_port(), tmp_path_factory.mktemp("redis")).start(appendonly=False)
-    yield server.url
-    server.stop()
 
 
 class ActionServer:

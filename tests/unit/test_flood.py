@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable, Iterator, List
+from typing import Any, Awaitable, Callable, List
 
 import pytest
 import redis as redis_sync
@@ -14,18 +14,9 @@ from bot import redis_conn
 from bot.channels.common import handle_user_text
 from bot.flood import Verdict, WindowLimiter
 from bot.persona import system_text
-from bot.redis_server import RedisServer, free_port
+from bot.redis_server import free_port
 from bot.wechat.callback_auth import Forbidden
 from bot.wechat.nonce import NEW, RETRY, check_nonce, nonce_key
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory) -> Iterator[str]:
-    server = RedisServer(free_port(), tmp_path_factory.mktemp("redis")).start(appendonly=False)
-    try:
-        yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture(autouse=True)
