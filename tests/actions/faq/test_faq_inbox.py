@@ -2,6 +2,7 @@
 groups and mark one handled."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from actions.faq import inbox
@@ -73,3 +74,23 @@ async def test_too_many_open_groups_drop_the_smallest(redis, faq_matcher):
         await _record(redis, faq_matcher, text, settings)
     labels = [g["label"] for g in (await inbox_store.list_groups(redis))["groups"]]
     assert labels[0] == "你们卖不卖猫粮" and len(labels) == 2
+
+
+async def test_a_question_finds_its_group_among_hundreds_and_vectors_of_another_model_are_skipped(
+        redis, faq_matcher):
+    """A full inbox is matched in one pass (all vectors, all open labels): the right group
+    still wins, and vectors an older embedding model wrote (another width) are ignored."""
+    rng = np.random.default_rng(7)
+    width = faq_matcher.embed("你好").shape[0]
+    for n in range(400):
+        gid = str(await redis.incr(inbox_store.GROUP_SEQ))
+        vector = rng.normal(size=width if n % 10 else width // 2).astype(np.float32)
+        await redis.hset(inbox_store.group_key(gid), mapping={"label": f"无关的问题第{n}号", "status": "open",
+                                                             "count": 1})
+        await redis.zadd(inbox_store.OPEN, {gid: 1})
+        await redis.hset(inbox_store.VECTORS, gid, inbox.encode_vector(vector / np.linalg.norm(vector)))
+    by_meaning = await _record(redis, faq_matcher, "你们卖不卖猫粮")
+    assert await _record(redis, faq_matcher, "你们卖猫粮吗") == by_meaning
+    by_characters = await _record(redis, faq_matcher, "你们公司招不招兼职")
+    assert await _record(redis, faq_matcher, "你们公司招兼职吗") == by_characters
+    assert len({by_meaning, by_characters}) == 2 and int(by_meaning) > 400 and int(by_characters) > 400
