@@ -23,6 +23,7 @@ from typing import Dict, List, Tuple
 import redis
 import requests
 
+from bot.lock_store import DEFAULT_TICKET_LIFETIME_S
 from bot.stand_in.simulator import Delivery, WeChatSimulator
 from tests.channels.helpers import StandIn, wait_for
 from tests.e2e.customers import customer_id, parcel_claim
@@ -100,7 +101,7 @@ def test_a_wecom_kf_notification_on_both_servers_is_synced_and_answered_once(sta
 
 TURNS = ["你好", "签到", "积分会过期吗", "包邮吗"]
 CUSTOMERS = 12
-LOCK_LIFETIME_S = 60  # Rasa's default ticket lifetime, which the stacks keep
+LOCK_LIFETIME_S = DEFAULT_TICKET_LIFETIME_S  # a dead server's tickets are not renewed: gone after this
 
 
 def custom_sent(api: StandIn, openid: str) -> List[str]:
@@ -143,7 +144,7 @@ def test_one_rasa_server_killed_under_load_loses_no_conversation(stack, wechat, 
     for openid, ds in deliveries.items():
         assert all(d.acknowledged for d in ds), [d.attempts for d in ds]  # WeChat got an answer every time
         # no message lost; a conversation whose turn died with B waits for B's ticket in
-        # Rasa's lock store to expire (TICKET_LOCK_LIFETIME, 60 s) before A answers it
+        # Rasa's lock store to expire (TICKET_LOCK_LIFETIME) before A answers it
         texts = wait_for(lambda: (lambda t: t if t == TURNS else None)(
             deduplicated(user_texts(stack, f"wechat_mp:{openid}"))), timeout_s=LOCK_LIFETIME_S + 30)
         assert texts == TURNS, (openid, user_texts(stack, f"wechat_mp:{openid}"))
