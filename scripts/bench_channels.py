@@ -3,6 +3,8 @@
 200 concurrent simulated users on 公众号 (safe mode) and on 微信客服, against
 the real channel app (tests/channels/channel_app.py) whose on_new_message
 takes 50–300 ms like a Rasa turn, with the API stand-in and a private Redis.
+The app runs as many Sanic workers as the Rasa server does (SANIC_WORKERS
+default, `--workers`), since the channels live in the Rasa server.
 Prints one JSON object per benchmark on stdout:
 ack latency p50/p99 (ms), missed 5-second deadlines, and for 公众号 how many
 answers went passive vs. through 客服消息, for 微信客服 the time until all
@@ -115,6 +117,8 @@ async def bench_mp_flood(url: str, calm_users: int = 20, flood: int = 100) -> Di
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("SANIC_WORKERS") or 2),  # bot.serve's default
+                        help="Sanic workers of the channel app (default: as many as the Rasa server runs)")
     args = parser.parse_args()
     run_dir = Path(tempfile.mkdtemp(prefix="bench-channels-"))
     redis = RedisServer(free_port(), run_dir / "redis").start(appendonly=False)
@@ -127,15 +131,17 @@ def main() -> None:
         stand_in = f"http://127.0.0.1:{stand_port}"
         app = app_env(redis.url, stand_in, run_dir, HANDLER_DELAY_MIN_S="0.05", HANDLER_DELAY_MAX_S="0.3",
                       WECHAT_PASSIVE_BUDGET_S="4.0", FLOOD_MAX_MESSAGES="20", FLOOD_WINDOW_S="10")
-        channel_app = Service("channel_app", [sys.executable, "tests/channels/channel_app.py", "--port", str(app_port)],
+        channel_app = Service("channel_app", [sys.executable, "tests/channels/channel_app.py", "--port", str(app_port),
+                               "--workers", str(args.workers)],
                               f"http://127.0.0.1:{app_port}/health", run_dir / "app.log").start(app)
         services.append(channel_app)
         channel_app.wait(30)
         base = f"http://127.0.0.1:{app_port}/webhooks"
-        print(json.dumps(asyncio.run(bench_mp(f"{base}/wechat_mp/webhook", stand_in, args.users)), ensure_ascii=False), flush=True)
-        requests.post(f"{stand_in}/_stand_in/reset", timeout=5)
-        print(json.dumps(asyncio.run(bench_kf(f"{base}/wecom_kf/webhook", stand_in, args.users)), ensure_ascii=False), flush=True)
-        print(json.dumps(asyncio.run(bench_mp_flood(f"{base}/wechat_mp/webhook")), ensure_ascii=False), flush=True)
+        for result in (lambda: bench_mp(f"{base}/wechat_mp/webhook", stand_in, args.users),
+                       lambda: bench_kf(f"{base}/wecom_kf/webhook", stand_in, args.users),
+                       lambda: bench_mp_flood(f"{base}/wechat_mp/webhook")):
+            print(json.dumps({**asyncio.run(result()), "workers": args.workers}, ensure_ascii=False), flush=True)
+            requests.post(f"{stand_in}/_stand_in/reset", timeout=5)
     finally:
         for service in services:
             service.stop()  # SIGTERM, then SIGKILL after 10 s

@@ -118,10 +118,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--name", default="channel_test_app")
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     credentials_path = Path(os.environ.get("TEST_RUN_DIR", "/tmp")) / f"credentials-{args.port}.yml"
     credentials_path.write_text(CREDENTIALS, encoding="utf-8")
-    build_app(args.name, credentials_path).run(host="127.0.0.1", port=args.port, access_log=False, motd=False)
+    build_app(args.name, credentials_path).run(host="127.0.0.1", port=args.port, access_log=False, motd=False,
+                                                 workers=args.workers)
 
 
 if __name__ == "__main__":
