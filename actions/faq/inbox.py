@@ -46,7 +46,7 @@ def decode_vector(raw: Any) -> np.ndarray:
 
 async def _closest_group(client, vector: Optional[np.ndarray], threshold: float) -> Optional[str]:
     """The group whose vector is most similar (cosine >= threshold). One matrix product
-    over all stored vectors: a full inbox (2,000 groups) costs a few ms, not 50."""
+    over all stored vectors, not one decode and dot product per group in Python."""
     if vector is None:
         return None
     stored = await client.hgetall(keys.VECTORS)

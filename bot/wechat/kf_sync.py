@@ -200,7 +200,9 @@ class KFSyncer:
                     return False
                 next_cursor = str(answer.get("next_cursor") or "")
                 if next_cursor and next_cursor != cursor:
-                    if not await _MOVE_CURSOR(self.redis, [lock.key, cursor_key(open_kfid)], [lock.owner or "", next_cursor]):
+                    moved = await _MOVE_CURSOR(self.redis, [lock.key, cursor_key(open_kfid)],
+                                               [lock.owner or "", next_cursor])
+                    if not moved:
                         logger.warning("wecom_kf: sync lock for %s lost; cursor left to the new holder.", open_kfid)
                         return False
                     cursor = next_cursor
