@@ -51,9 +51,9 @@ import psutil  # noqa: E402
 import yaml  # noqa: E402
 
 from bot.model_files import ensure_current_model, rasa_cli, training_times_path  # noqa: E402
-from bot.redis_conn import make_redis  # noqa: E402
 from bot.redis_server import free_port  # noqa: E402
 from bot.stack import ROOT, Service, Stack  # noqa: E402
+from tests.e2e.customers import checkin_totals  # noqa: E402
 
 CAMPAIGN_MESSAGES = ["签到", "抽奖", "我的优惠券", "今天签到了吗", "签到", "我的奖品"]
 PLAIN_MESSAGES = ["hello", "are you a bot?", "I am feeling great", "bye", "I am sad", "yes"]
@@ -185,26 +185,16 @@ async def _burst(url: str, token: str, customers: int, window_s: float,
 def campaign_burst(stack: Stack, customers: int = BURST_CUSTOMERS, window_s: float = BURST_WINDOW_S) -> dict:
     """New customers only, so each must add exactly one check-in record with total 1."""
     url = webhook_url(stack)
-    before = asyncio.run(_checkin_totals(stack.redis_url))
+    before = checkin_totals(stack.redis_url)
     failures: collections.Counter = collections.Counter()
     latencies, unanswered, drain = asyncio.run(_burst(url, stack.rasa_token, customers, window_s, failures))
-    after = asyncio.run(_checkin_totals(stack.redis_url))
+    after = checkin_totals(stack.redis_url)
     new = {key: total for key, total in after.items() if key not in before}
     return {"benchmark": "campaign_burst", "customers": customers, "window_s": window_s,
             "drain_s": round(drain, 1), "unanswered": unanswered, "unanswered_by": dict(failures),
             "checkins_lost": customers - sum(1 for total in new.values() if total >= 1),
             "checkins_doubled": sum(total - 1 for total in new.values() if total > 1),
             **(latency_fields(latencies) if latencies else {})}
-
-
-async def _checkin_totals(redis_url: str) -> Dict[str, int]:
-    """`chk:<camp>:<cid>` -> total check-ins (checkin.lua, docs/redis-schema.md)."""
-    client = make_redis(redis_url)
-    try:
-        return {key: int(await client.hget(key, "total") or 0)
-                async for key in client.scan_iter("chk:*", count=1000) if key.count(":") == 2}
-    finally:
-        await client.close()
 
 
 def pss_mb(pid: int) -> float:

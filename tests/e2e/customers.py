@@ -1,6 +1,8 @@
 """Which customer the action server resolved for an e2e conversation, and what it has."""
 from __future__ import annotations
 
+from typing import Dict
+
 import redis
 
 from common import sender as senders
@@ -17,6 +19,17 @@ def customer_id(client: redis.Redis, sender_id: str) -> str:
     cid = client.get(ident_key(sender_id))
     assert cid, f"no customer resolved for {sender_id} ({ident_key(sender_id)})"
     return cid
+
+
+def checkin_totals(redis_url: str) -> Dict[str, int]:
+    """`chk:<camp>:<cid>` -> total check-ins (checkin.lua, docs/redis-schema.md): what
+    tests and the benchmark count to find check-ins lost or made twice."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        return {key: int(client.hget(key, "total") or 0)
+                for key in client.scan_iter("chk:*", count=1000) if key.count(":") == 2}
+    finally:
+        client.close()
 
 
 def parcel_claim(client: redis.Redis, cid: str) -> str:

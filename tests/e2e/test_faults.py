@@ -12,13 +12,13 @@ import secrets
 import signal
 import threading
 import time
-from typing import Dict, Iterator, List
+from typing import Iterator, List
 
 import pytest
-import redis
 
 from bot.redis_server import free_port
 from bot.stack import Stack
+from tests.e2e.customers import checkin_totals
 from tests.e2e.replies import apology_texts
 
 
@@ -34,19 +34,13 @@ def stack(model_path, tmp_path_factory) -> Iterator[Stack]:
         own.stop()
 
 
-def checkin_totals(stack) -> Dict[str, int]:
-    client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
-    return {key: int(client.hget(key, "total") or 0)
-            for key in client.scan_iter("chk:*", count=1000) if key.count(":") == 2}
-
-
 def kill_hard(service) -> None:
     os.killpg(service.process.pid, signal.SIGKILL)
     service.process.wait()
 
 
 def test_action_server_killed_mid_checkin_applies_it_once_after_recovery(stack, chat):
-    before = checkin_totals(stack)
+    before = checkin_totals(stack.redis_url)
     replies: List[str] = []
     sender = threading.Thread(target=lambda: replies.append(chat.texts("我要签到", allow_apology=True)))
     sender.start()
@@ -62,7 +56,7 @@ def test_action_server_killed_mid_checkin_applies_it_once_after_recovery(stack, 
         stack.start_service(stack.actions_service())
     again = chat.texts("我要签到")  # after the restart: checked in now, or told it already was
     assert "连续签到 1 天" in again or "已经签过到" in again, again
-    new = {key: total for key, total in checkin_totals(stack).items() if key not in before}
+    new = {key: total for key, total in checkin_totals(stack.redis_url).items() if key not in before}
     assert list(new.values()) == [1], new  # exactly one check-in: not lost, not doubled
 
 
