@@ -84,8 +84,10 @@ async def _open_labels(client) -> List[Tuple[str, str]]:
 
 async def _lexically_closest_group(client, text: str, threshold: float) -> Optional[str]:
     pairs = _pairs(text)
+    if not pairs:
+        return None
     best_gid, best = None, threshold
-    for gid, label in await _open_labels(client) if pairs else []:
+    for gid, label in await _open_labels(client):
         score = _dice(pairs, _pairs(label))
         if score > best or (best_gid is None and score == best):
             best_gid, best = gid, score

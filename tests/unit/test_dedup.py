@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, List
+from typing import Any, List
 
 import pytest
 import redis as redis_sync
 import redis.asyncio as aioredis
 
 from bot.wechat import dedup
+from tests.unit.conftest import run_with_redis as run
 
 KEY = "wx:dedup:wechat_mp:msg:42"
 
@@ -16,16 +17,6 @@ KEY = "wx:dedup:wechat_mp:msg:42"
 @pytest.fixture(autouse=True)
 def clean(redis_url) -> None:
     redis_sync.Redis.from_url(redis_url).flushall()
-
-
-def run(url: str, body: Callable[[aioredis.Redis], Awaitable[Any]]) -> Any:
-    async def main() -> Any:
-        client = aioredis.from_url(url, decode_responses=True, socket_timeout=2)
-        try:
-            return await body(client)
-        finally:
-            await client.close()
-    return asyncio.run(main())
 
 
 def test_a_message_is_processed_once_and_a_retry_of_a_live_owner_waits(redis_url, monkeypatch):

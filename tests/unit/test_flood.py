@@ -3,20 +3,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable, List
+from typing import Any, List
 
 import pytest
 import redis as redis_sync
 import redis.asyncio as aioredis
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot import redis_conn
 from bot.channels.common import handle_user_text
 from bot.flood import Verdict, WindowLimiter
 from bot.persona import system_text
 from bot.redis_server import free_port
 from bot.wechat.callback_auth import Forbidden
 from bot.wechat.nonce import NEW, RETRY, check_nonce, nonce_key
+from tests.unit.conftest import run_with_redis as run
 
 
 @pytest.fixture(autouse=True)
@@ -26,17 +26,6 @@ def clean(redis_url) -> None:
 
 def dead_url() -> str:
     return f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-
-
-def run(url: str, body: Callable[[aioredis.Redis], Awaitable[Any]]) -> Any:
-    async def main() -> Any:
-        client = aioredis.from_url(url, decode_responses=True, socket_timeout=2)
-        try:
-            return await body(client)
-        finally:
-            await client.close()
-            await redis_conn.close_all()
-    return asyncio.run(main())
 
 
 def test_window_rolls_over_on_the_injected_clock(redis_url):

@@ -90,6 +90,8 @@ async def test_a_question_finds_its_group_among_hundreds_and_vectors_of_another_
         await redis.zadd(inbox_store.OPEN, {gid: 1})
         await redis.hset(inbox_store.VECTORS, gid, inbox.encode_vector(vector / np.linalg.norm(vector)))
     by_meaning = await _record(redis, faq_matcher, "你们卖不卖猫粮")
+    # the vector path alone finds it among the 400 (the lexical one would group the next ask too)
+    assert await inbox._closest_group(redis, faq_matcher.embed("你们卖不卖猫粮"), 0.8) == by_meaning
     assert await _record(redis, faq_matcher, "你们卖猫粮吗") == by_meaning
     by_characters = await _record(redis, faq_matcher, "你们公司招不招兼职")
     assert await _record(redis, faq_matcher, "你们公司招兼职吗") == by_characters
