@@ -46,11 +46,11 @@ def message_id(tracker: Tracker) -> Optional[Text]:
 
 
 def idempotency_key(tracker: Tracker, ctx: "Context", action: Text) -> Optional[Text]:
-    """`idem:<cid>:<action>:<message id>`: where the first result of a non-idempotent
+    """`{brand}:idem:<cid>:<action>:<message id>`: where the first result of a non-idempotent
     action is kept (inside its Lua step) so a retried call returns it instead of acting
     again. None when the message has no id (nothing to deduplicate by)."""
     mid = message_id(tracker)
-    return f"idem:{ctx.cid}:{action}:{mid}" if mid else None
+    return f"{store.TAG}idem:{ctx.cid}:{action}:{mid}" if mid else None
 
 
 def latest_intent(tracker: Tracker) -> Optional[Text]:

@@ -22,10 +22,11 @@ import redis.asyncio as aioredis
 from actions.services import coupons
 from actions.services.catalog import Catalog
 from actions.services.coupons import OUTBOX
+from actions.services.store import TAG
 
 logger = logging.getLogger(__name__)
 
-GRANT_PREFIX = "grant:"
+GRANT_PREFIX = TAG + "grant:"
 GRACE_S = 30  # the action delivers first; the sweeper only picks up what it left behind
 RETRY_S = 30  # a failed attempt waits this long before the next sweep tries again
 

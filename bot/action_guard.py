@@ -31,6 +31,7 @@ from rasa.shared.exceptions import RasaException
 
 from bot.persona import system_text
 from bot.redis_conn import get_redis
+from common.lua_script import LuaScript
 from common.privacy import mask_id
 
 logger = logging.getLogger(__name__)
@@ -125,20 +126,20 @@ def late_texts(events: List[Event]) -> List[str]:
     return texts
 
 
+# One step each (Lua, so also on Redis Cluster, where redis-py has no MULTI).
+_STORE_LATE = LuaScript("redis.call('RPUSH', KEYS[1], unpack(ARGV, 2)) "
+                        "return redis.call('EXPIRE', KEYS[1], ARGV[1])")
+# Read and remove together: each late text is told once.
+_POP_LATE = LuaScript("local texts = redis.call('LRANGE', KEYS[1], 0, -1) "
+                      "redis.call('DEL', KEYS[1]) return texts")
+
+
 async def store_late(redis: Any, sender_id: str, texts: List[str]) -> None:
-    pipe = redis.pipeline(transaction=True)
-    pipe.rpush(late_key(sender_id), *[json.dumps(t, ensure_ascii=False) for t in texts])
-    pipe.expire(late_key(sender_id), LATE_TTL_S)
-    await pipe.execute()
+    await _STORE_LATE(redis, [late_key(sender_id)], [LATE_TTL_S, *[json.dumps(t, ensure_ascii=False) for t in texts]])
 
 
 async def pop_late(redis: Any, sender_id: str) -> List[str]:
-    """Read and remove in one transaction: each late text is told once."""
-    pipe = redis.pipeline(transaction=True)
-    pipe.lrange(late_key(sender_id), 0, -1)
-    pipe.delete(late_key(sender_id))
-    raw, _ = await pipe.execute()
-    return [json.loads(r) for r in raw]
+    return [json.loads(r) for r in await _POP_LATE(redis, [late_key(sender_id)])]
 
 
 async def deliver_late_results(output_channel: Any, sender_id: str, redis: Optional[Any] = None) -> bool:

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from bot.lua_script import LuaScript
+from common.lua_script import LuaScript
 
 logger = logging.getLogger(__name__)
 

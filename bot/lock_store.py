@@ -27,6 +27,7 @@ from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.core.lock import TicketLock
 from rasa.utils.endpoints import EndpointConfig
 
+from bot.redis_conn import cluster_twin
 from common.env import env_float
 from common.privacy import mask_id
 
@@ -106,6 +107,7 @@ class AtomicRedisLockStore(RedisLockStore):
 
     def __init__(self, endpoint_config: EndpointConfig) -> None:
         super().__init__(host=endpoint_config.url, **endpoint_config.kwargs)
+        self.red = cluster_twin(self.red)  # REDIS_CLUSTER=1: a cluster client, same options
         self._issue = self.red.register_script(_ISSUE)
         self._prune = self.red.register_script(_PRUNE)
         self._renew = self.red.register_script(_RENEW)

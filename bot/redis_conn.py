@@ -1,5 +1,6 @@
 """The Rasa-side Redis client factory: one asyncio client per event loop and URL
-(connections bind to their loop). Time-outs come from common.redis_settings."""
+(connections bind to their loop). Time-outs and standalone-or-cluster come from
+common.redis_settings."""
 from __future__ import annotations
 
 import asyncio
@@ -14,7 +15,8 @@ _clients: Dict[Tuple[int, str], aioredis.Redis] = {}
 
 def make_redis(url: Optional[str] = None) -> aioredis.Redis:
     """A new client with the project's time-outs (callers that own its lifetime)."""
-    return aioredis.from_url(redis_settings.redis_url(url), **redis_settings.client_options())
+    kind = aioredis.RedisCluster if redis_settings.cluster_mode() else aioredis.Redis
+    return kind.from_url(redis_settings.redis_url(url), **redis_settings.client_options())
 
 
 def get_redis(url: Optional[str] = None) -> aioredis.Redis:
@@ -39,4 +41,28 @@ def make_sync_redis(url: Optional[str] = None, **overrides: object) -> "redis.Re
     import redis
 
     options = {**redis_settings.client_options(), "decode_responses": False, **overrides}
-    return redis.Redis.from_url(redis_settings.redis_url(url), **options)
+    kind = redis.RedisCluster if redis_settings.cluster_mode() else redis.Redis
+    return kind.from_url(redis_settings.redis_url(url), **options)
+
+
+# connection options of Rasa's own clients that a cluster client takes as they are
+_CLUSTER_OPTIONS = ("username", "password", "decode_responses", "socket_timeout", "socket_connect_timeout",
+                    "health_check_interval", "ssl_keyfile", "ssl_certfile", "ssl_ca_certs")
+
+
+def cluster_twin(client: "redis.Redis") -> "redis.Redis":
+    """Rasa's tracker and lock stores build a plain `redis.StrictRedis`, which a Redis
+    Cluster answers with MOVED for most keys. In cluster mode this returns a cluster
+    client with the same address, credentials and options; otherwise `client` itself."""
+    if not redis_settings.cluster_mode():
+        return client
+    import redis
+    from redis.connection import SSLConnection
+
+    pool = client.connection_pool
+    given = pool.connection_kwargs
+    options = {k: given[k] for k in _CLUSTER_OPTIONS if given.get(k) is not None}
+    if issubclass(pool.connection_class, SSLConnection):
+        options["ssl"] = True
+    client.close()
+    return redis.RedisCluster(host=given.get("host", "localhost"), port=int(given.get("port", 6379)), **options)

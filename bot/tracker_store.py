@@ -34,11 +34,12 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, Iterable, List, Optional, Text
 
 from rasa.core.tracker_store import RedisTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker, get_trackers_for_conversation_sessions
 
+from bot.redis_conn import cluster_twin
 from common import redis_settings
 from common.privacy import PERSONAL_SLOTS, mask_slot, mask_text
 
@@ -78,6 +79,12 @@ class RedactingRedisTrackerStore(RedisTrackerStore):
             socket_connect_timeout=redis_settings.CONNECT_TIMEOUT_S,
             health_check_interval=redis_settings.HEALTH_CHECK_INTERVAL_S,
         )
+        self.red = cluster_twin(self.red)  # REDIS_CLUSTER=1: a cluster client, same options
+
+    async def keys(self) -> Iterable[Text]:
+        """Rasa's answer (full keys), by SCAN: KEYS asks only one node of a Redis Cluster
+        (and blocks a large standalone Redis while it runs)."""
+        return list(self.red.scan_iter(match=self.key_prefix + "*", count=1000))
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         """Rasa's retrieve (the latest session only), remembering on the tracker

@@ -4,15 +4,17 @@ Depends only on redis-py (asyncio, decode_responses=True), so the console and
 the CLI use it without torch. Messages are grouped when recorded
 (actions/faq/inbox.py), with the embedding model; their text is stored through
 common.privacy.mask_text (no raw phone number or address in the inbox).
-Keys (docs/redis-schema.md):
+Keys (docs/redis-schema.md), all under one hash tag so that each atomic step
+touches one Redis Cluster slot:
 
-    faq:inbox:stream            stream   every fallback / low-confidence message (capped)
-    faq:inbox:group:seq         string   last group id
-    faq:inbox:group:<gid>       hash     label, status, count, first_ts, last_ts, top_guess, ...
-    faq:inbox:group:<gid>:samples list   recent messages of the group (JSON, capped)
-    faq:inbox:open              zset     open group ids by message count
-    faq:inbox:handled           zset     handled group ids by time handled (epoch s)
-    faq:inbox:vectors           hash     open group id -> base64 float32 vector (grouping)
+    {faq:inbox}:stream              stream   every fallback / low-confidence message (capped)
+    {faq:inbox}:group:seq           string   last group id
+    {faq:inbox}:group:<gid>         hash     label, status, count, first_ts, last_ts, top_guess, ...
+    {faq:inbox}:group:<gid>:samples list     recent messages of the group (JSON, capped)
+    {faq:inbox}:open                zset     open group ids by message count
+    {faq:inbox}:labels              hash     open group id -> label (one round trip for grouping)
+    {faq:inbox}:handled             zset     handled group ids by time handled (epoch s)
+    {faq:inbox}:vectors             hash     open group id -> base64 float32 vector (grouping)
 """
 from __future__ import annotations
 
@@ -20,12 +22,16 @@ import json
 import time
 from typing import Any, Dict, List, Optional
 
-PREFIX = "faq:inbox:"
+from common.key_tags import INBOX
+from common.lua_script import LuaScript
+
+PREFIX = INBOX
 STREAM = PREFIX + "stream"
 GROUP_SEQ = PREFIX + "group:seq"
 OPEN = PREFIX + "open"
 HANDLED = PREFIX + "handled"
 VECTORS = PREFIX + "vectors"
+LABELS = PREFIX + "labels"
 STATUSES = ("open", "handled")
 
 
@@ -78,21 +84,24 @@ async def list_groups(client, status: str = "open", limit: int = 50, offset: int
     return {"status": status, "total": int(total), "offset": offset, "groups": groups}
 
 
+# KEYS: group, open, handled, vectors, labels. ARGV: gid, now (epoch s), handled_at, by, note.
+_MARK_HANDLED = LuaScript("""
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'handled', 'handled_at', ARGV[3], 'handled_by', ARGV[4], 'note', ARGV[5])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
+redis.call('HDEL', KEYS[5], ARGV[1])
+return 1
+""")
+
+
 async def mark_handled(client, gid: str, by: str = "", note: str = "") -> bool:
     """Close a group: later similar messages start a new group. False if unknown."""
-    if not await client.exists(group_key(gid)):
-        return False
     now = time.time()
-    async with client.pipeline(transaction=True) as pipe:
-        pipe.hset(group_key(gid), mapping={
-            "status": "handled", "handled_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
-            "handled_by": by[:64], "note": note[:500],
-        })
-        pipe.zrem(OPEN, gid)
-        pipe.zadd(HANDLED, {gid: now})
-        pipe.hdel(VECTORS, gid)
-        await pipe.execute()
-    return True
+    done = await _MARK_HANDLED(client, [group_key(gid), OPEN, HANDLED, VECTORS, LABELS],
+                               [gid, now, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), by[:64], note[:500]])
+    return bool(done)
 
 
 async def recent_messages(client, count: int = 50) -> List[Dict[str, Any]]:

@@ -42,10 +42,11 @@ from bot.redis_conn import make_sync_redis  # noqa: E402
 from bot.redis_server import RedisServer  # noqa: E402  (stdlib only)
 from common import sender  # noqa: E402
 from common.dotenv import load_dotenv  # noqa: E402
+from common.key_tags import MARKETING  # noqa: E402
 from common.privacy import mask_id  # noqa: E402
 
 TRACKER_PREFIX = "rasa:tracker:"  # endpoints.yml key_prefix "rasa" + Rasa's "tracker:"
-IDENT_PREFIX = "cust:ident:"  # actions/services/customers.py
+IDENT_PREFIX = MARKETING + "cust:ident:"  # actions/services/customers.py (run migrate_hash_tags.py first)
 LEGACY_WEB_PREFIX = "web-"  # the old web chat's self-chosen ids
 
 

@@ -101,7 +101,7 @@ async def cmd_coupons_load(client, args) -> int:
         return 1
     codes = Path(args.file).read_text(encoding="utf-8").splitlines()
     added = await coupons.load_codes(client, args.type, codes)
-    out({"type": args.type, "lines": len(codes), "added": added, "pool": await client.llen(f"cpn:{args.type}:pool")})
+    out({"type": args.type, "lines": len(codes), "added": added, "pool": await client.llen(f"{store.TAG}cpn:{args.type}:pool")})
     return 0
 
 

@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot import model_files  # noqa: E402
 from common.dotenv import load_dotenv  # noqa: E402
+from common.redis_settings import cluster_mode  # noqa: E402
 from bot.persona import load_persona  # noqa: E402
 from bot.stack import ROOT, Stack, client_host  # noqa: E402
 
@@ -55,6 +56,8 @@ def main() -> None:
     parent = os.getppid()
     load_dotenv()
     persona = load_persona(os.environ.get("PERSONA", "qiqi"))  # fail fast on a typo
+    if cluster_mode() and not os.environ.get("REDIS_URL"):
+        sys.exit("REDIS_CLUSTER=1 needs REDIS_URL (one node of the cluster): the embedded Redis is a single server")
     stack = Stack(
         model=choose_model(),
         rasa_port=int(os.environ.get("RASA_PORT", "5005")),

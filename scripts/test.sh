@@ -27,5 +27,8 @@ echo "    all test stories pass"
 echo "==> action server and deploy-file tests (Python 3.11)"
 $ACTIONS_PY -m pytest tests/actions tests/deploy -q -p no:cacheprovider
 
+echo "==> action server tests again, on a real local 3-node Redis Cluster"
+TEST_REDIS_CLUSTER=1 $ACTIONS_PY -m pytest tests/actions -q -p no:cacheprovider
+
 echo "==> Rasa-side, channel, end-to-end and browser tests (Python 3.10)"
 $RASA_PY -m pytest tests -q -p no:cacheprovider --ignore=tests/actions --ignore=tests/deploy

@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from common import inbox_store as keys
+from common.lua_script import LuaScript
 from common.privacy import mask_text
 from actions.faq.settings import FaqSettings
 
@@ -77,9 +78,9 @@ def lexical_similarity(a: str, b: str) -> float:
 
 
 async def _open_labels(client) -> List[Tuple[str, str]]:
-    """(gid, label) of every open group in one round trip (SORT … GET reads each hash)."""
-    flat = await client.sort(keys.OPEN, by="nosort", get=["#", keys.group_key("*") + "->label"])
-    return [(keys._text(gid), keys._text(label or "")) for gid, label in zip(flat[0::2], flat[1::2])]
+    """(gid, label) of every open group in one round trip (the labels hash mirrors the
+    open groups; SORT … GET would read each group hash but is refused on Redis Cluster)."""
+    return [(keys._text(gid), keys._text(label)) for gid, label in (await client.hgetall(keys.LABELS)).items()]
 
 
 async def _lexically_closest_group(client, text: str, threshold: float) -> Optional[str]:
@@ -94,13 +95,43 @@ async def _lexically_closest_group(client, text: str, threshold: float) -> Optio
     return best_gid
 
 
-async def _evict_smallest(client) -> None:
-    smallest = await client.zrange(keys.OPEN, 0, 0)
-    for gid in smallest:
-        gid = keys._text(gid)
-        await client.delete(keys.group_key(gid), keys.samples_key(gid))
-        await client.zrem(keys.OPEN, gid)
-        await client.hdel(keys.VECTORS, gid)
+# One step per message, so a group is created, counted and listed together (and a group
+# closed by ops meanwhile is not counted: the message starts a new one). Group keys are
+# built from the prefix inside the script: they share the inbox's hash tag, so one slot.
+# KEYS: stream, group seq, open, labels, vectors. ARGV: prefix, gid ('' = new group), ts,
+# label, top guess, vector ('' = none), sample, samples cap, stream cap, open groups cap,
+# then the stream entry's field/value pairs.
+_RECORD = LuaScript("""
+local prefix, gid = ARGV[1], ARGV[2]
+if gid ~= '' and redis.call('HGET', prefix .. 'group:' .. gid, 'status') ~= 'open' then gid = '' end
+if gid == '' then
+  if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[10]) then
+    for _, old in ipairs(redis.call('ZRANGE', KEYS[3], 0, 0)) do
+      redis.call('DEL', prefix .. 'group:' .. old, prefix .. 'group:' .. old .. ':samples')
+      redis.call('ZREM', KEYS[3], old)
+      redis.call('HDEL', KEYS[4], old)
+      redis.call('HDEL', KEYS[5], old)
+    end
+  end
+  gid = tostring(redis.call('INCR', KEYS[2]))
+  redis.call('HSET', prefix .. 'group:' .. gid, 'label', ARGV[4], 'status', 'open', 'count', 0,
+             'first_ts', ARGV[3], 'top_guess', ARGV[5])
+  redis.call('HSET', KEYS[4], gid, ARGV[4])
+  if ARGV[6] ~= '' then redis.call('HSET', KEYS[5], gid, ARGV[6]) end
+end
+local fields = {}
+for i = 11, #ARGV do fields[#fields + 1] = ARGV[i] end
+fields[#fields + 1] = 'group'
+fields[#fields + 1] = gid
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[9], '*', unpack(fields))
+local group = prefix .. 'group:' .. gid
+redis.call('HINCRBY', group, 'count', 1)
+redis.call('HSET', group, 'last_ts', ARGV[3])
+redis.call('ZINCRBY', KEYS[3], 1, gid)
+redis.call('LPUSH', group .. ':samples', ARGV[7])
+redis.call('LTRIM', group .. ':samples', 0, tonumber(ARGV[8]) - 1)
+return gid
+""")
 
 
 async def record(client, entry: InboxEntry, vector: Optional[np.ndarray], settings: FaqSettings) -> str:
@@ -111,29 +142,13 @@ async def record(client, entry: InboxEntry, vector: Optional[np.ndarray], settin
     ts = entry.ts or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     gid = await _closest_group(client, vector, settings.group_threshold) \
         or await _lexically_closest_group(client, entry.text, settings.group_lexical_threshold)
-    if gid is None:
-        if await client.zcard(keys.OPEN) >= settings.max_open_groups:
-            await _evict_smallest(client)
-        gid = str(await client.incr(keys.GROUP_SEQ))
-        top = entry.guesses[0] if entry.guesses else None
-        await client.hset(keys.group_key(gid), mapping={
-            "label": entry.text, "status": "open", "count": 0, "first_ts": ts,
-            "top_guess": json.dumps(top, ensure_ascii=False),
-        })
-        if vector is not None:
-            await client.hset(keys.VECTORS, gid, encode_vector(vector))
-    guesses = json.dumps(entry.guesses, ensure_ascii=False)
+    top = entry.guesses[0] if entry.guesses else None
     sample = json.dumps({"text": entry.text, "ts": ts, "customer": entry.customer, "outcome": entry.outcome},
                         ensure_ascii=False)
-    async with client.pipeline(transaction=True) as pipe:
-        pipe.xadd(keys.STREAM, {
-            "text": entry.text, "ts": ts, "customer": entry.customer, "channel": entry.channel,
-            "outcome": entry.outcome, "guesses": guesses, "group": gid,
-        }, maxlen=settings.inbox_max_len, approximate=True)
-        pipe.hincrby(keys.group_key(gid), "count", 1)
-        pipe.hset(keys.group_key(gid), "last_ts", ts)
-        pipe.zincrby(keys.OPEN, 1, gid)
-        pipe.lpush(keys.samples_key(gid), sample)
-        pipe.ltrim(keys.samples_key(gid), 0, settings.samples_per_group - 1)
-        await pipe.execute()
-    return gid
+    fields = {"text": entry.text, "ts": ts, "customer": entry.customer, "channel": entry.channel,
+              "outcome": entry.outcome, "guesses": json.dumps(entry.guesses, ensure_ascii=False)}
+    gid = await _RECORD(client, [keys.STREAM, keys.GROUP_SEQ, keys.OPEN, keys.LABELS, keys.VECTORS], [
+        keys.PREFIX, gid or "", ts, entry.text, json.dumps(top, ensure_ascii=False),
+        "" if vector is None else encode_vector(vector), sample, settings.samples_per_group,
+        settings.inbox_max_len, settings.max_open_groups, *[v for pair in fields.items() for v in pair]])
+    return keys._text(gid)

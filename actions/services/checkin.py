@@ -20,14 +20,14 @@ from actions.services.catalog import Catalog, Milestone
 from actions.services.clock import day_number, iso
 from actions.services.coupons import OUTBOX
 from actions.services.customers import key
-from actions.services.store import IDEM_TTL_S, UNAVAILABLE, scripts
+from actions.services.store import IDEM_TTL_S, TAG, UNAVAILABLE, scripts
 
 logger = logging.getLogger(__name__)
-NO_IDEM = "idem:-"  # placeholder key when a call has no idempotency key (never written)
+NO_IDEM = TAG + "idem:-"  # placeholder key when a call has no idempotency key (never written)
 
 
 def state_key(campaign: str, cid: str) -> str:
-    return f"chk:{campaign}:{cid}"
+    return f"{TAG}chk:{campaign}:{cid}"
 
 
 @dataclass

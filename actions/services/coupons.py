@@ -24,19 +24,19 @@ import redis.asyncio as aioredis
 from actions.services.catalog import Catalog, CouponType
 from actions.services.clock import iso
 from actions.services.customers import key
-from actions.services.store import ALERTS, IDEM_TTL_S, scripts
+from actions.services.store import ALERTS, IDEM_TTL_S, TAG, scripts
 
 _SUFFIX_ALPHABET = "".join(c for c in string.ascii_uppercase + string.digits if c not in "O0I1")
-OUTBOX = "outbox:grants"  # zset grant id -> when the sweeper may (re)try it (epoch s)
-NO_KEY = "cpn:-"  # placeholder for a key a mode does not use (never written)
+OUTBOX = TAG + "outbox:grants"  # zset grant id -> when the sweeper may (re)try it (epoch s)
+NO_KEY = TAG + "cpn:-"  # placeholder for a key a mode does not use (never written)
 
 
 def _keys(coupon_type: str) -> List[str]:
-    return [f"cpn:{coupon_type}:pool", f"cpn:{coupon_type}:issued", f"cpn:{coupon_type}:seq"]
+    return [f"{TAG}cpn:{coupon_type}:pool", f"{TAG}cpn:{coupon_type}:issued", f"{TAG}cpn:{coupon_type}:seq"]
 
 
 def parked_key(coupon_type: str) -> str:
-    return f"cpn:{coupon_type}:parked"
+    return f"{TAG}cpn:{coupon_type}:parked"
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ async def issue(client: aioredis.Redis, catalog: Catalog, cid: str, coupon_type:
     suffix = "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(3))
     result = await scripts(client).issue_coupon(
         keys=[pool, issued, key(cid, "coupons"), seq, grant_id or NO_KEY, OUTBOX, ALERTS, idem_key or NO_KEY,
-              f"cpn:{coupon_type}:granted", parked_key(coupon_type)],
+              f"{TAG}cpn:{coupon_type}:granted", parked_key(coupon_type)],
         args=[cid, coupon_type, ctype.source, ctype.prefix, ctype.max_issued, iso(now),
               iso(now + timedelta(days=ctype.valid_days)), suffix, grant_id or "", IDEM_TTL_S if idem_key else 0],
     )
@@ -87,7 +87,7 @@ async def load_codes(client: aioredis.Redis, coupon_type: str, codes: Iterable[s
     """Preload a pool; codes seen before (even already issued) are skipped. Grants parked
     on the empty pool go back into the outbox, so the sweeper delivers them."""
     pool = _keys(coupon_type)[0]
-    known = f"cpn:{coupon_type}:known"
+    known = f"{TAG}cpn:{coupon_type}:known"
     codes = [c.strip() for c in codes if c.strip()]
     added = 0
     for i in range(0, len(codes), batch):
@@ -98,11 +98,8 @@ async def load_codes(client: aioredis.Redis, coupon_type: str, codes: Iterable[s
 
 
 async def requeue_parked(client: aioredis.Redis, coupon_type: str) -> int:
-    parked = await client.smembers(parked_key(coupon_type))
-    for grant_id in parked:
-        pipe = client.pipeline(transaction=True)
-        pipe.hset(grant_id, "status", "pending")
-        pipe.zadd(OUTBOX, {grant_id: time.time()})
-        pipe.srem(parked_key(coupon_type), grant_id)
-        await pipe.execute()
-    return len(parked)
+    requeued = 0
+    for grant_id in await client.smembers(parked_key(coupon_type)):
+        requeued += await scripts(client).requeue_grant(
+            keys=[grant_id, OUTBOX, parked_key(coupon_type)], args=[grant_id, time.time()])
+    return requeued

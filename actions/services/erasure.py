@@ -5,7 +5,7 @@ that belongs to the customer (docs/redis-schema.md); `erase(client, cid)`
 removes them and returns the same report: counts per kind.
 
 What is removed:
-  profile, identities (`cust:ident:*` pointing at them and their set), tags,
+  profile, identities (`{brand}:cust:ident:*` pointing at them and their set), tags,
   tag log, tag-rule event counters, coupons held, claims (with name, phone,
   address) and their place in the campaigns' winners lists, check-in state,
   lottery per-user state, inbox stream entries and group samples of theirs
@@ -16,10 +16,10 @@ What is removed:
   entries in the undeliverable / unsubscribed streams.
 
 What stays, on purpose:
-  `cpn:<type>:issued` keeps each code they were issued under an anonymous
+  `{brand}:cpn:<type>:issued` keeps each code they were issued under an anonymous
   field (`erased:<n>`): the hash's size is the campaign's issue cap and its
   values keep codes unique; `cpn:<type>:known` holds codes only. Stock
-  counters (`lot:<camp>:stock`) stay: the prize was given.
+  counters (`{brand}:lot:<camp>:stock`) stay: the prize was given.
 """
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ from typing import Awaitable, Callable, Dict, List, Set
 
 import redis.asyncio as aioredis
 
-from actions.services.store import PREFIX
+from actions import outbox
+from actions.services import coupons, prizes
+from actions.services.store import PREFIX, TAG
 from common import inbox_store
 
 TRACKER_PREFIX = "rasa:tracker:"
@@ -100,9 +102,9 @@ async def plan(client: aioredis.Redis, cid: str) -> Plan:
 
     # claims (personal data for fulfilment) and their place in winners lists
     claim_ids = await client.lrange(f"{PREFIX}{cid}:claims", 0, -1)
-    claim_keys = [f"claim:{c}" for c in claim_ids]
+    claim_keys = [f"{prizes.CLAIM_PREFIX}{c}" for c in claim_ids]
     result.add("claims", len([k for k in claim_keys if await client.exists(k)]), _delete(claim_keys))
-    for winners in await _scan(client, "lot:*:winners"):
+    for winners in await _scan(client, f"{_glob(TAG)}lot:*:winners"):
         listed = set(await client.lrange(winners, 0, -1)) & set(claim_ids)
         if listed:
             async def drop(c: aioredis.Redis, key: str = winners, ids: Set[str] = listed) -> None:
@@ -112,7 +114,7 @@ async def plan(client: aioredis.Redis, cid: str) -> Plan:
 
     # coupons: the customer's hash goes; issued codes stay, anonymised
     held = await client.hgetall(f"{PREFIX}{cid}:coupons")
-    for issued in await _scan(client, "cpn:*:issued"):
+    for issued in await _scan(client, f"{_glob(TAG)}cpn:*:issued"):
         code = await client.hget(issued, cid)
         if code is not None:
             async def anonymise(c: aioredis.Redis, key: str = issued, code: str = code) -> None:
@@ -127,20 +129,20 @@ async def plan(client: aioredis.Redis, cid: str) -> Plan:
     result.add("customer_keys", len(own_keys), _delete(own_keys))
 
     # campaigns: check-in state and lottery per-user state
-    checkin = await _scan(client, f"chk:*:{_glob(cid)}") + await _scan(client, f"chk:*:{_glob(cid)}:*")
+    checkin = await _scan(client, f"{_glob(TAG)}chk:*:{_glob(cid)}") + await _scan(client, f"{_glob(TAG)}chk:*:{_glob(cid)}:*")
     result.add("checkin_keys", len(checkin), _delete(checkin))
-    lottery = await _scan(client, f"lot:*:user:{_glob(cid)}")
+    lottery = await _scan(client, f"{_glob(TAG)}lot:*:user:{_glob(cid)}")
     result.add("lottery_keys", len(lottery), _delete(lottery))
 
     # exactly-once bookkeeping: idempotency results and reward grants (and their queue entries)
-    idem = await _scan(client, f"idem:{_glob(cid)}:*")
+    idem = await _scan(client, f"{_glob(TAG)}idem:{_glob(cid)}:*")
     result.add("idempotency_keys", len(idem), _delete(idem))
-    grants = await _scan(client, f"grant:*:{_glob(cid)}:*")
+    grants = await _scan(client, f"{_glob(outbox.GRANT_PREFIX)}*:{_glob(cid)}:*")
     if grants:
-        parked = await _scan(client, "cpn:*:parked")
+        parked = await _scan(client, f"{_glob(TAG)}cpn:*:parked")
 
         async def unqueue(c: aioredis.Redis, keys: List[str] = grants, parked: List[str] = parked) -> None:
-            await c.zrem("outbox:grants", *keys)
+            await c.zrem(coupons.OUTBOX, *keys)
             for key in parked:
                 await c.srem(key, *keys)
             await c.delete(*keys)
@@ -200,12 +202,15 @@ async def _plan_inbox(client: aioredis.Redis, cid: str, result: Plan) -> None:
                 return
             if rest:
                 await c.hset(inbox_store.group_key(gid), "label", rest[-1]["text"])
+                if await c.hexists(inbox_store.LABELS, gid):  # open groups only
+                    await c.hset(inbox_store.LABELS, gid, rest[-1]["text"])
                 await c.hdel(inbox_store.VECTORS, gid)  # the vector was their message's
             else:
                 await c.delete(inbox_store.group_key(gid), key)
                 await c.zrem(inbox_store.OPEN, gid)
                 await c.zrem(inbox_store.HANDLED, gid)
                 await c.hdel(inbox_store.VECTORS, gid)
+                await c.hdel(inbox_store.LABELS, gid)
         result.add("inbox_samples", max(len(mine), 1 if named_after_them else 0), clean)
 
 

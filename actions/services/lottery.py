@@ -20,23 +20,23 @@ from actions.services.catalog import Catalog, Lottery, Prize
 from actions.services.clock import day_number, iso
 from actions.services.coupons import OUTBOX
 from actions.services.customers import key
-from actions.services.store import IDEM_TTL_S, UNAVAILABLE, scripts
+from actions.services.store import IDEM_TTL_S, TAG, UNAVAILABLE, scripts
 
 logger = logging.getLogger(__name__)
 _rng = random.SystemRandom()
-NO_IDEM = "idem:-"  # placeholder key when a call has no idempotency key (never written)
+NO_IDEM = TAG + "idem:-"  # placeholder key when a call has no idempotency key (never written)
 
 
 def stock_key(campaign: str) -> str:
-    return f"lot:{campaign}:stock"
+    return f"{TAG}lot:{campaign}:stock"
 
 
 def winners_key(campaign: str) -> str:
-    return f"lot:{campaign}:winners"
+    return f"{TAG}lot:{campaign}:winners"
 
 
 def user_key(campaign: str, cid: str) -> str:
-    return f"lot:{campaign}:user:{cid}"
+    return f"{TAG}lot:{campaign}:user:{cid}"
 
 
 def pick_campaign(catalog: Catalog, tags: Set[str], now: datetime, wechat: bool = True) -> Optional[Lottery]:

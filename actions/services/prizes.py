@@ -14,10 +14,10 @@ import redis.asyncio as aioredis
 from actions.services.catalog import Catalog
 from actions.services.clock import iso
 from actions.services.customers import key
-from actions.services.store import scripts
+from actions.services.store import TAG, scripts
 
-CLAIM_PREFIX = "claim:"
-CLAIM_SEQ = "claim:seq"
+CLAIM_PREFIX = TAG + "claim:"
+CLAIM_SEQ = TAG + "claim:seq"
 AWAITING_ADDRESS = "awaiting_address"
 ADDRESS_FILLED = "address_filled"
 GRANTED = "granted"  # coupons and points: nothing left to do
@@ -52,15 +52,10 @@ class Claim:
 
 async def create(client: aioredis.Redis, cid: str, campaign: str, prize: str, kind: str, now: datetime) -> str:
     """A claim outside the draw script (check-in rewards)."""
-    claim_id = str(await client.incr(CLAIM_SEQ))
-    pipe = client.pipeline(transaction=True)
-    pipe.hset(f"{CLAIM_PREFIX}{claim_id}", mapping={
-        "id": claim_id, "customer": cid, "campaign": campaign, "prize": prize, "kind": kind,
-        "status": claim_status(kind), "won_at": iso(now),
-    })
-    pipe.rpush(key(cid, "claims"), claim_id)
-    await pipe.execute()
-    return claim_id
+    fields = {"customer": cid, "campaign": campaign, "prize": prize, "kind": kind,
+              "status": claim_status(kind), "won_at": iso(now)}
+    return str(await scripts(client).create_claim(
+        keys=[CLAIM_SEQ, key(cid, "claims")], args=[CLAIM_PREFIX, *[v for pair in fields.items() for v in pair]]))
 
 
 async def get(client: aioredis.Redis, claim_id: str) -> Optional[Claim]:

@@ -7,18 +7,18 @@ from typing import Dict, Optional, Tuple
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
 
-from common import redis_settings
+from common import key_tags, redis_settings
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
-PREFIX = "cust:"  # customers: identities, profile, tags, coupons, claims
+# Every customer and marketing key opens with one hash tag (common/key_tags.py): the Lua
+# steps move stock, claim ids, grants, codes and one customer's records together.
+TAG = key_tags.MARKETING
+PREFIX = TAG + "cust:"  # customers: identities, profile, tags, coupons, claims
 IDEM_TTL_S = 86400  # a retried action call finds its first result for a day
-ALERTS = "ops:alerts"  # stream of things ops must act on (e.g. an empty coupon pool)
+ALERTS = TAG + "ops:alerts"  # stream of things ops must act on (e.g. an empty coupon pool)
 
-# What "Redis is unreachable" looks like to a caller: connection refused, time-out,
-# a server still loading, and OS-level socket errors.
-UNAVAILABLE: Tuple[type, ...] = (RedisError, OSError, asyncio.TimeoutError)
+UNAVAILABLE: Tuple[type, ...] = redis_settings.UNAVAILABLE
 
 _clients: Dict[int, aioredis.Redis] = {}
 _override: Optional[aioredis.Redis] = None
@@ -30,7 +30,8 @@ def redis_url() -> str:
 
 def make_client(url: Optional[str] = None) -> aioredis.Redis:
     """A new client (scripts and tests that own it); time-outs from common.redis_settings."""
-    return aioredis.Redis.from_url(redis_settings.redis_url(url), **redis_settings.client_options())
+    kind = aioredis.RedisCluster if redis_settings.cluster_mode() else aioredis.Redis
+    return kind.from_url(redis_settings.redis_url(url), **redis_settings.client_options())
 
 
 def get_client() -> aioredis.Redis:

@@ -21,6 +21,7 @@ from actions.services.catalog import Catalog
 from actions.services.clock import iso
 from actions.services.customers import key
 from actions.services.store import PREFIX, scripts
+from common.redis_settings import cluster_mode
 
 _TAG_SPLIT = re.compile(r"[|,;，；、\s]+")
 _CUSTOMER_ID = re.compile(r"^c\d+$")
@@ -84,21 +85,44 @@ async def import_csv(client: aioredis.Redis, catalog: Catalog, stream: IO[str], 
     return report
 
 
+class _RoundTrip:
+    """Commands sent in one pipelined round trip. A Redis Cluster pipeline refuses Lua
+    scripts, so there each call runs on its own (an ops import, not a chat turn)."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+        self.pipe = None if cluster_mode() else client.pipeline(transaction=False)
+        self.results: List = []
+
+    async def script(self, script, keys: List[str], args: List) -> None:
+        if self.pipe is None:
+            self.results.append(await script(keys=keys, args=args))
+        else:
+            await script(keys=keys, args=args, client=self.pipe)
+
+    async def call(self, command: str, *args, **kwargs) -> None:
+        if self.pipe is None:
+            self.results.append(await getattr(self.client, command)(*args, **kwargs))
+        else:
+            getattr(self.pipe, command)(*args, **kwargs)
+
+    async def execute(self) -> List:
+        return self.results if self.pipe is None else await self.pipe.execute()
+
+
 async def _flush(client: aioredis.Redis, catalog: Catalog, rows, now: datetime, source: str, report: Report) -> None:
     script = scripts(client)
     # 1) customer ids, one pipelined round trip
-    pipe = client.pipeline(transaction=False)
+    trip = _RoundTrip(client)
     for _, ckey, _, _ in rows:
         if _CUSTOMER_ID.match(ckey):
-            pipe.exists(key(ckey, "profile"))
+            await trip.call("exists", key(ckey, "profile"))
         else:
-            await script.resolve_customer(
-                keys=[f"{PREFIX}seq", f"{PREFIX}ident:{ckey}"],
-                args=[iso(now), "import", "", PREFIX, ckey], client=pipe,
-            )
-    resolved = await pipe.execute()
+            await trip.script(script.resolve_customer, keys=[f"{PREFIX}seq", f"{PREFIX}ident:{ckey}"],
+                              args=[iso(now), "import", "", PREFIX, ckey])
+    resolved = await trip.execute()
     # 2) tags, one pipelined round trip
-    pipe = client.pipeline(transaction=False)
+    trip = _RoundTrip(client)
     applied = []
     for (line, ckey, tag_ids, profile), res in zip(rows, resolved):
         if _CUSTOMER_ID.match(ckey):
@@ -110,11 +134,11 @@ async def _flush(client: aioredis.Redis, catalog: Catalog, rows, now: datetime, 
             cid, created = str(res[0]), int(res[1])
             report.customers_created += created
         args = tag_service.apply_args(catalog, tag_ids, (), f"import:{source}", "SCRM import", now)
-        await script.apply_tags(keys=tag_service.apply_keys(cid), args=args, client=pipe)
+        await trip.script(script.apply_tags, keys=tag_service.apply_keys(cid), args=args)
         if profile:
-            pipe.hset(key(cid, "profile"), mapping=profile)
+            await trip.call("hset", key(cid, "profile"), mapping=profile)
         applied.append(bool(profile))
-    results = await pipe.execute()
+    results = await trip.execute()
     i = 0
     for has_profile in applied:
         report.imported += 1

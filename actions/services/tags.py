@@ -76,12 +76,7 @@ async def _count(client: aioredis.Redis, cid: str, rule_id: str, now: datetime, 
     zkey = key(cid, f"events:{rule_id}")
     ts = now.timestamp()
     window = timedelta(days=within_days or 1).total_seconds()
-    pipe = client.pipeline(transaction=True)
-    pipe.zadd(zkey, {f"{ts}:{secrets.token_hex(3)}": ts})
-    pipe.zremrangebyscore(zkey, "-inf", ts - window)
-    pipe.zcard(zkey)
-    pipe.expire(zkey, int(window) + 60)
-    return int((await pipe.execute())[2])
+    return int(await scripts(client).count_event(keys=[zkey], args=[ts, f"{ts}:{secrets.token_hex(3)}", window]))
 
 
 def display(catalog: Catalog, tag_id: str) -> str:

@@ -25,7 +25,7 @@ import os
 from typing import Optional
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from common.redis_settings import UNAVAILABLE
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -76,7 +76,7 @@ def inbox_blueprint(redis_url: Optional[str] = None, token: Optional[str] = None
             return response.json({"error": "unauthorised"}, status=401)
         return None
 
-    @bp.exception(RedisError, OSError)
+    @bp.exception(*UNAVAILABLE)
     async def redis_down(request: Request, error: Exception) -> HTTPResponse:
         logger.error("Inbox API: Redis unavailable (%s)", type(error).__name__)
         return response.json({"error": "inbox storage unavailable"}, status=503)

@@ -20,7 +20,7 @@ from typing import AsyncIterator, Mapping
 
 import redis.asyncio as aioredis
 
-from bot.lua_script import LuaScript
+from common.lua_script import LuaScript
 from bot.wechat.settings import env_float, passive_budget_s
 
 logger = logging.getLogger(__name__)

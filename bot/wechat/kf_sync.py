@@ -5,7 +5,7 @@ pulled with kf/sync_msg. Per kf account (open_kfid):
 - one syncer at a time: a Redis lock, kept alive by a heartbeat while its holder
   works and checked atomically (fenced) before every message and before the
   cursor moves. A holder that lost it stops before its next message.
-- every msgid goes pending → done (`wx:kf:msg:<msgid>`) only after it was
+- every msgid goes pending → done (`{wx:kf}:msg:<msgid>`) only after it was
   handled, so a crash leaves pendings that the next lock holder retries; done,
   failed and expired messages are skipped, from one pipelined read per page.
 - the cursor moves only when every message of the page is settled: done,
@@ -29,7 +29,8 @@ from typing import Any, Awaitable, Callable, Dict, List, Set
 import redis.asyncio as aioredis
 
 from common.privacy import mask_id
-from bot.lua_script import LuaScript
+from common.key_tags import KF_SYNC
+from common.lua_script import LuaScript
 from bot.wechat.api import ApiError, KFClient
 from bot.wechat.locks import RedisLock
 from bot.wechat.settings import env_float, kf_dedup_ttl_s
@@ -40,7 +41,9 @@ Handler = Callable[[Dict[str, Any]], Awaitable[None]]
 
 PENDING, DONE, FAILED, EXPIRED = "pending", "done", "failed", "expired"
 SETTLED = (DONE, FAILED, EXPIRED)
-SKIPPED_STREAM = "wx:kf:skipped"  # expired and failed messages, for ops
+# Every key a sync script touches shares one hash tag (one Redis Cluster slot).
+TAG = KF_SYNC
+SKIPPED_STREAM = TAG + "skipped"  # expired and failed messages, for ops
 SKIPPED_MAX = 10000
 
 # KEYS: lock, state, stream. ARGV: owner, lock ttl ms, max attempts, state ttl s, now, msgid,
@@ -86,11 +89,11 @@ return 1
 
 
 def cursor_key(open_kfid: str) -> str:
-    return f"wx:kf:cursor:{open_kfid}"
+    return f"{TAG}cursor:{open_kfid}"
 
 
 def state_key(msgid: str) -> str:
-    return f"wx:kf:msg:{msgid}"
+    return f"{TAG}msg:{msgid}"
 
 
 def legacy_dedup_key(msgid: str) -> str:
@@ -136,9 +139,9 @@ class KFSyncer:
     async def trigger(self, open_kfid: str, token: str) -> None:
         if token:
             # The callback token (valid 10 min) lifts sync_msg's strict rate limit.
-            await self.redis.set(f"wx:kf:sync-token:{open_kfid}", token, ex=540)
-        pending = f"wx:kf:sync-pending:{open_kfid}"
-        lock = RedisLock(self.redis, f"wx:kf:sync-lock:{open_kfid}", ttl_ms=lock_ttl_ms())
+            await self.redis.set(f"{TAG}sync-token:{open_kfid}", token, ex=540)
+        pending = f"{TAG}sync-pending:{open_kfid}"
+        lock = RedisLock(self.redis, f"{TAG}sync-lock:{open_kfid}", ttl_ms=lock_ttl_ms())
         while True:
             if await lock.acquire():
                 again = await self._hold(open_kfid, lock, pending)
@@ -186,7 +189,7 @@ class KFSyncer:
         try:
             cursor = await self.redis.get(cursor_key(open_kfid)) or ""
             while True:
-                token = await self.redis.get(f"wx:kf:sync-token:{open_kfid}") or ""
+                token = await self.redis.get(f"{TAG}sync-token:{open_kfid}") or ""
                 try:
                     answer = await self.client.sync_msg(open_kfid, cursor=cursor, token=token, limit=page_limit())
                 except ApiError as error:

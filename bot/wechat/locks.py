@@ -6,7 +6,7 @@ from typing import Optional
 
 import redis.asyncio as aioredis
 
-from bot.lua_script import LuaScript
+from common.lua_script import LuaScript
 
 _RELEASE = LuaScript("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0")
 _EXTEND = LuaScript("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0")

@@ -16,7 +16,7 @@ import hashlib
 import logging
 from typing import Any, Mapping
 
-from bot.lua_script import LuaScript
+from common.lua_script import LuaScript
 from bot.wechat.callback_auth import Forbidden
 from bot.wechat.settings import replay_window_s
 

@@ -12,7 +12,7 @@ from typing import Awaitable, Callable, Tuple
 
 import redis.asyncio as aioredis
 
-from bot.lua_script import LuaScript
+from common.lua_script import LuaScript
 from bot.wechat.locks import RedisLock
 
 logger = logging.getLogger(__name__)

@@ -1,10 +1,13 @@
 """Action tests against a real redis-server: one private server per session on
 a free port in a temp dir, flushed before every test; tracker fixtures build the
-Tracker an action receives from Rasa."""
+Tracker an action receives from Rasa. With TEST_REDIS_CLUSTER=1 (scripts/test.sh
+runs the suite a second time so) the same tests run on a real local 3-node Redis
+Cluster, every client a cluster client (REDIS_CLUSTER=1)."""
 from __future__ import annotations
 
 import functools
-from typing import Iterator
+import os
+from typing import Iterator, Union
 
 import pytest
 import pytest_asyncio
@@ -12,13 +15,20 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services import clock, store
 from actions.services.catalog import catalog as load_catalog
-from bot.redis_server import RedisServer, free_port
+from bot.redis_server import RedisCluster, RedisServer, free_port
 from marketing_support import WECHAT_ALICE, FakeClock, make_tracker
 
 
+ON_CLUSTER = os.environ.get("TEST_REDIS_CLUSTER") == "1"
+
+
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
-    server = RedisServer(free_port(), tmp_path_factory.mktemp("redis")).start(appendonly=False)
+def redis_server(tmp_path_factory) -> Iterator[Union[RedisServer, RedisCluster]]:
+    os.environ["REDIS_CLUSTER"] = "1" if ON_CLUSTER else "0"  # every client the code and tools build
+    if ON_CLUSTER:
+        server: Union[RedisServer, RedisCluster] = RedisCluster(tmp_path_factory.mktemp("redis-cluster")).start()
+    else:
+        server = RedisServer(free_port(), tmp_path_factory.mktemp("redis")).start(appendonly=False)
     yield server
     server.stop()
 

@@ -11,6 +11,7 @@ from actions.prizes import ActionSubmitPrizeAddress, ValidatePrizeAddressForm
 from actions.services import claim_vault, prizes
 from common.privacy import mask_slot
 from marketing_support import make_tracker, responses
+from common.key_tags import MARKETING as TAG
 
 pytestmark = pytest.mark.asyncio
 
@@ -38,7 +39,7 @@ async def test_each_validated_value_is_kept_raw_in_the_claim(redis, fake_clock):
                                                                         {"claim_id": claim_id}), DOMAIN)
     await ValidatePrizeAddressForm().run(CollectingDispatcher(), _typed(
         "address_province", "浙江省杭州市西湖区文三路100号", {"claim_id": claim_id}), DOMAIN)
-    stored = await redis.hgetall(f"claim:{claim_id}")
+    stored = await redis.hgetall(f"{TAG}claim:{claim_id}")
     assert stored["draft:recipient_phone"] == "13800138000"
     assert stored["draft:address_detail"] == "西湖区文三路100号"
     assert stored["status"] == prizes.AWAITING_ADDRESS  # a draft is not an address yet
@@ -46,7 +47,7 @@ async def test_each_validated_value_is_kept_raw_in_the_claim(redis, fake_clock):
 
 async def test_a_resumed_form_gets_its_masked_values_back_and_accepts_them(redis, fake_clock):
     claim_id = await _claim(redis, fake_clock)
-    await redis.hset(f"claim:{claim_id}", mapping={f"draft:{k}": v for k, v in RAW.items()})
+    await redis.hset(f"{TAG}claim:{claim_id}", mapping={f"draft:{k}": v for k, v in RAW.items()})
     # what Rasa sends when the form re-activates with the (masked) stored slots
     tracker = make_tracker(intent="my_prizes", slots={**MASKED, "claim_id": claim_id}, active_loop=FORM,
                            extra_events=[{"event": "slot", "name": k, "value": v} for k, v in MASKED.items()])
@@ -59,12 +60,12 @@ async def test_a_resumed_form_gets_its_masked_values_back_and_accepts_them(redis
 
 async def test_submit_saves_the_raw_values_when_the_slots_are_masked(redis, fake_clock):
     claim_id = await _claim(redis, fake_clock)
-    await redis.hset(f"claim:{claim_id}", mapping={f"draft:{k}": v for k, v in RAW.items()})
+    await redis.hset(f"{TAG}claim:{claim_id}", mapping={f"draft:{k}": v for k, v in RAW.items()})
     dispatcher = CollectingDispatcher()
     await ActionSubmitPrizeAddress().run(dispatcher, make_tracker(slots={**MASKED, "claim_id": claim_id}), {})
     assert responses(dispatcher)[0] == "utter_prize_address_saved"
     assert dispatcher.messages[0]["name"] == "王**"  # the confirmation (kept in the tracker) is masked
-    stored = await redis.hgetall(f"claim:{claim_id}")
+    stored = await redis.hgetall(f"{TAG}claim:{claim_id}")
     assert stored["recipient_phone"] == "13800138000" and stored["address_detail"] == "西湖区文三路100号"
     assert stored["status"] == prizes.ADDRESS_FILLED
     assert not [k for k in stored if k.startswith("draft:")]
@@ -75,7 +76,7 @@ async def test_a_mask_is_never_saved_as_an_address(redis, fake_clock):
     dispatcher = CollectingDispatcher()
     await ActionSubmitPrizeAddress().run(dispatcher, make_tracker(slots={**MASKED, "claim_id": claim_id}), {})
     assert responses(dispatcher) == ["utter_prize_address_failed"]
-    stored = await redis.hgetall(f"claim:{claim_id}")
+    stored = await redis.hgetall(f"{TAG}claim:{claim_id}")
     assert "recipient_phone" not in stored and stored["status"] == prizes.AWAITING_ADDRESS
 
 

@@ -12,6 +12,7 @@ from actions.greet import ActionGreet
 from actions.recommend import ActionRecommendProduct
 from actions.services import customers, store, tag_import, tags
 from marketing_support import WECHAT_ALICE, kwargs_of, make_tracker, responses
+from common.key_tags import MARKETING as TAG
 
 pytestmark = pytest.mark.asyncio
 
@@ -102,7 +103,7 @@ async def test_csv_import_reports_unknown_tags_and_bad_rows(redis, catalog, fake
     assert (report.rows, report.imported, report.customers_created) == (5, 2, 2)
     assert report.unknown_tags == {"火星人": 2}
     assert [line for line, _ in report.bad_rows] == [4, 5, 6]
-    cid = await redis.get("cust:ident:unionid:U9")
+    cid = await redis.get(TAG + "cust:ident:unionid:U9")
     assert await tags.tags_of(redis, cid) == {"level:gold", "skin:sensitive"}
     profile = await customers.profile(redis, cid)
     assert (profile["name"], profile["guide"], profile["level"]) == ("小雨", "guide-lin", "金卡")

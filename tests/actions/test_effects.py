@@ -4,6 +4,7 @@ and rewards that survive a crash between the Lua step and their delivery."""
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import replace
 from datetime import timedelta
 
@@ -20,6 +21,7 @@ from actions.lottery import ActionLottery
 from actions.services import checkin, coupons, customers, lottery, prizes, store
 from actions.services.catalog import Prize
 from marketing_support import WECHAT_ALICE, kwargs_of, make_tracker, responses
+from common.key_tags import MARKETING as TAG
 
 pytestmark = pytest.mark.asyncio
 
@@ -30,6 +32,11 @@ async def run(action, tracker):
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, tracker, {})
     return dispatcher.messages, events
+
+
+async def keys_like(redis, pattern: str) -> list:
+    """SCAN, not KEYS: on a Redis Cluster KEYS asks one node, SCAN every primary."""
+    return [k async for k in redis.scan_iter(match=pattern)]
 
 
 async def draws_recorded(redis, cid: str, campaign: str = "spring_wheel") -> int:
@@ -49,7 +56,7 @@ async def test_a_retried_lottery_call_returns_the_first_draw_and_draws_once(redi
     cid = (await customer_context(same_message)).cid
     assert await draws_recorded(redis, cid) == 1
     assert len(await prizes.of_customer(redis, cid)) == 1
-    assert await redis.ttl(f"idem:{cid}:lottery:mid-1") > 0
+    assert await redis.ttl(f"{TAG}idem:{cid}:lottery:mid-1") > 0
 
 
 async def test_a_new_message_is_a_new_draw(redis, fake_clock, monkeypatch):
@@ -104,7 +111,7 @@ async def test_a_web_customer_is_refused_the_draw_honestly_and_spends_nothing(re
     messages, events = await run(ActionLottery(), make_tracker(sender_id=sender, intent="lottery", channel="wechat_mp"))
     assert responses_of(messages) == ["utter_lottery_wechat_only"]
     assert events == [SlotSet("prize_pending", False)]
-    assert await redis.keys("lot:*") == [] and await redis.keys("claim:*") == []
+    assert await keys_like(redis, TAG + "lot:*") == [] and await keys_like(redis, TAG + "claim:*") == []
     assert await lottery.stock(redis, catalog.lottery("spring_wheel")) == {
         p.id: p.stock for p in catalog.lottery("spring_wheel").prizes}
 
@@ -112,7 +119,7 @@ async def test_a_web_customer_is_refused_the_draw_honestly_and_spends_nothing(re
 async def test_a_web_customer_gets_no_welcome_coupon(redis, fake_clock):
     messages, _ = await run(ActionGreet(), make_tracker(sender_id="web:session-2"))
     assert responses_of(messages) == ["utter_greet"]
-    assert await redis.keys("cpn:welcome:*") == []
+    assert await keys_like(redis, TAG + "cpn:welcome:*") == []
 
 
 async def test_a_forged_unionid_from_a_web_session_joins_nobody(redis, fake_clock):
@@ -131,7 +138,7 @@ async def test_a_rest_caller_reporting_a_wechat_channel_is_still_a_web_identity(
 
 
 async def test_existing_wechat_customers_keep_their_id(redis, fake_clock):
-    await redis.set("cust:ident:wechat_mp:o-legacy", "c77")  # written before sender ids had namespaces
+    await redis.set(TAG + "cust:ident:wechat_mp:o-legacy", "c77")  # written before sender ids had namespaces
     ctx = await customer_context(make_tracker(sender_id="wechat_mp:o-legacy"))
     assert ctx.cid == "c77" and ctx.wechat
 
@@ -314,7 +321,8 @@ async def test_a_grant_step_killed_with_sigkill_still_delivers_the_reward_once(r
     day7 = fake_clock.set_local("2025-08-07T10:00:00")
     root = Path(__file__).resolve().parents[2]
     killed = subprocess.run([sys.executable, "-c", KILLED_AFTER_THE_LUA_STEP, redis_server.url, day7.isoformat()],
-                            cwd=root, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, timeout=60)
+                            cwd=root, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin",
+                                                   "REDIS_CLUSTER": os.environ["REDIS_CLUSTER"]}, timeout=60)
     assert killed.returncode == -9
     assert (await redis.hgetall(checkin.state_key("daily", "c1")))["streak"] == "7"
     assert await coupons.held(redis, catalog, "c1") == [] and await outbox.pending(redis) == 1

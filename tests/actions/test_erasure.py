@@ -13,6 +13,7 @@ from actions.services import checkin, coupons, customers, lottery, prizes, store
 from actions.services.catalog import catalog
 from actions.services.clock import utc_now
 from common import inbox_store
+from common.key_tags import MARKETING as TAG
 
 _spec = importlib.util.spec_from_file_location("ops", Path(__file__).resolve().parents[2] / "scripts" / "ops.py")
 ops = importlib.util.module_from_spec(_spec)
@@ -44,11 +45,11 @@ async def _seed(client, openid: str, unionid: str, text: str, phone: str) -> str
     await client.set(f"wx:dedup:wechat_mp:evt:{openid}:1700000000", "done")
     await client.xadd("wx:undeliverable", {"channel": "wechat_mp", "recipient": openid, "text": text})
     # exactly-once bookkeeping (actions/outbox.py, bot/action_guard.py): a result, a parked grant, a late reply
-    await client.set(f"idem:{cid}:checkin:mid-1", "{}")
-    grant = f"grant:daily_checkin:{cid}:m7"
+    await client.set(f"{TAG}idem:{cid}:checkin:mid-1", "{}")
+    grant = f"{TAG}grant:daily_checkin:{cid}:m7"
     await client.hset(grant, mapping={"cid": cid, "status": "parked"})
-    await client.zadd("outbox:grants", {grant: 1700000000})
-    await client.sadd("cpn:checkin_7:parked", grant)
+    await client.zadd(TAG + "outbox:grants", {grant: 1700000000})
+    await client.sadd(TAG + "cpn:checkin_7:parked", grant)
     await client.rpush(f"late:{sender}", json.dumps({"text": text}))
     return cid
 
@@ -124,14 +125,14 @@ def test_erase_removes_one_customer_everywhere_and_leaves_the_other(redis_server
     assert f'"{alice}"' not in dump  # no hash field / list item / stream field names them
     # Bob's data is exactly as it was
     for key, value in before.items():
-        if "o-bob" in key or f"{bob}" in key.split(":") or key.startswith(f"cust:{bob}:"):
+        if "o-bob" in key or f"{bob}" in key.split(":") or key.startswith(f"{TAG}cust:{bob}:"):
             assert now.get(key) == value, key
-    claims_of_bob = before[f"cust:{bob}:claims"]
-    assert all(now[f"claim:{c}"] == before[f"claim:{c}"] for c in claims_of_bob)
+    claims_of_bob = before[f"{TAG}cust:{bob}:claims"]
+    assert all(now[f"{TAG}claim:{c}"] == before[f"{TAG}claim:{c}"] for c in claims_of_bob)
     assert inbox_store.STREAM in now and len(now[inbox_store.STREAM]) == 1
     # issued codes stay unique and counted, but no longer name Alice
-    issued = now["cpn:welcome:issued"]
-    assert len(issued) == len(before["cpn:welcome:issued"]) and bob in issued
+    issued = now[TAG + "cpn:welcome:issued"]
+    assert len(issued) == len(before[TAG + "cpn:welcome:issued"]) and bob in issued
 
 
 def test_erase_of_an_unknown_customer_says_so(redis_server, monkeypatch, capsys):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from actions.services import prizes, store
 from actions.services.catalog import catalog
+from common.key_tags import MARKETING as TAG
 
 _spec = importlib.util.spec_from_file_location("ops", Path(__file__).resolve().parents[2] / "scripts" / "ops.py")
 ops = importlib.util.module_from_spec(_spec)
@@ -49,7 +50,7 @@ def test_alerts_lists_an_empty_coupon_pool(redis_server, monkeypatch, capsys):
         from actions.services.clock import utc_now
         client = store.make_client(redis_server.url)
         await client.flushdb()
-        assert (await coupons.issue(client, catalog(), "c1", "partner_sf", utc_now(), grant_id="grant:t:c1:claim1")).status == "empty"
+        assert (await coupons.issue(client, catalog(), "c1", "partner_sf", utc_now(), grant_id=TAG + "grant:t:c1:claim1")).status == "empty"
         await client.aclose()
 
     asyncio.run(seed())

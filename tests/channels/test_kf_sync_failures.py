@@ -44,7 +44,7 @@ def test_a_poison_message_is_recorded_after_n_attempts_and_the_account_moves_on(
     assert seen.count("别人") == 1
     r = redis_sync.Redis.from_url(redis_url, decode_responses=True)
     assert r.hget(state_key(poison_id), "state") == "failed"
-    record = r.xrange("wx:kf:skipped")
+    record = r.xrange("{wx:kf}:skipped")
     assert [(e[1]["msgid"], e[1]["reason"]) for e in record] == [(poison_id, "failed after 2 attempts")]
     assert r.get(cursor_key(h.OPEN_KFID)) == "c3"
     run_sync(stand_in_url, redis_url, handle)  # settled: not tried again
@@ -59,11 +59,11 @@ def test_a_syncer_that_lost_its_lock_stops_before_the_next_message(stand_in, sta
     async def handle(message: Dict[str, Any]) -> None:
         seen.append(message["text"]["content"])
         # Meanwhile the lock expired and another syncer took it.
-        r.set(f"wx:kf:sync-lock:{h.OPEN_KFID}", "another-owner", px=60000)
+        r.set(f"{{wx:kf}}:sync-lock:{h.OPEN_KFID}", "another-owner", px=60000)
 
     run_sync(stand_in_url, redis_url, handle)
     assert seen == ["一"]
     assert r.hget(state_key(first), "state") == "done"  # it was handled: the new holder skips it
     assert not r.exists(state_key(second))  # never begun, left for the new holder
     assert r.get(cursor_key(h.OPEN_KFID)) is None
-    assert r.get(f"wx:kf:sync-lock:{h.OPEN_KFID}") == "another-owner"  # not released by the loser
+    assert r.get(f"{{wx:kf}}:sync-lock:{h.OPEN_KFID}") == "another-owner"  # not released by the loser

@@ -59,7 +59,7 @@ def test_sigkill_mid_page_then_restart_answers_every_message_exactly_once_in_ord
     victim_pid = victim.service.process.pid
     os.killpg(victim_pid, signal.SIGKILL)
     victim.service.process.wait()
-    assert r.get(f"wx:kf:cursor:{h.OPEN_KFID}") is None  # page 1 never completed
+    assert r.get(f"{{wx:kf}}:cursor:{h.OPEN_KFID}") is None  # page 1 never completed
     r.set("test:go:kill", "1")
 
     # A fresh process; its first trigger finds the dead holder's lock and takes over once it expires.
@@ -68,7 +68,7 @@ def test_sigkill_mid_page_then_restart_answers_every_message_exactly_once_in_ord
     assert wait_for(lambda: sum(map(len, answers_by_user(stand_in).values())) >= 12, timeout_s=30)
     time.sleep(0.5)  # anything sent twice would show up now
     notify(fresh)
-    assert wait_for(lambda: r.get(f"wx:kf:cursor:{h.OPEN_KFID}") == "c12")
+    assert wait_for(lambda: r.get(f"{{wx:kf}}:cursor:{h.OPEN_KFID}") == "c12")
     assert answers_by_user(stand_in) == expected  # exactly once each, in order per customer
     # Rasa got the stalled messages twice (at-least-once: they never finished), everything else once,
     # and round 0 only from the killed process (done before the kill, skipped after).
@@ -112,16 +112,16 @@ def test_a_message_older_than_48_hours_is_recorded_and_not_answered_even_after_a
     notify(apps["main"])
     assert wait_for(lambda: replies(stand_in)) == [("wmOLD", "回声：今天的问题")]
     assert received.texts() == ["今天的问题"]
-    skipped = r.xrange("wx:kf:skipped")
+    skipped = r.xrange("{wx:kf}:skipped")
     assert [(e[1]["msgid"], e[1]["external_userid"]) for e in skipped] == [(old_id, "wmOLD")]
     assert "48-hour" in skipped[0][1]["reason"]
 
     # The cursor is lost: sync_msg starts from the beginning again. Nothing is answered or recorded twice.
-    r.delete(f"wx:kf:cursor:{h.OPEN_KFID}")
+    r.delete(f"{{wx:kf}}:cursor:{h.OPEN_KFID}")
     enqueue(stand_in, text("wmOLD", "还有一个问题"))
     notify(apps["main"])
     assert wait_for(lambda: len(replies(stand_in)) == 2)
     time.sleep(0.5)
     assert replies(stand_in) == [("wmOLD", "回声：今天的问题"), ("wmOLD", "回声：还有一个问题")]
     assert received.texts() == ["今天的问题", "还有一个问题"]
-    assert len(r.xrange("wx:kf:skipped")) == 1
+    assert len(r.xrange("{wx:kf}:skipped")) == 1

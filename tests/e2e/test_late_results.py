@@ -30,6 +30,7 @@ from bot.persona import system_text
 from bot.redis_server import RedisServer, free_port
 from bot.stack import ROOT, Stack
 from tests.channels.helpers import wait_for
+from common.key_tags import MARKETING as TAG
 
 ACTION_TIMEOUT_S = "0.5"
 SLOW_MARK = "有点慢"  # utter_action_slow
@@ -109,7 +110,7 @@ def test_a_lottery_that_outlives_the_timeout_is_drawn_once_and_told_next_turn(sl
     assert "抽中" not in first and not any(mark in first for mark in APOLOGY_MARKS), first
 
     assert wait_for(lambda: late_keys(rasa_redis, sender), timeout_s=30), "the late result was never kept"
-    draws = [actions_db.hget(k, "total") for k in actions_db.scan_iter(match="lot:*:user:*")]
+    draws = [actions_db.hget(k, "total") for k in actions_db.scan_iter(match=TAG + "lot:*:user:*")]
     assert draws == ["1"]  # exactly one draw, by the call that timed out
 
     second = send(stack, sender, "你好")
@@ -121,4 +122,4 @@ def test_a_lottery_that_outlives_the_timeout_is_drawn_once_and_told_next_turn(sl
         assert "我的奖品" in late
     assert any("七七" in t for t in second[1:]), second  # and the greeting itself
     assert not late_keys(rasa_redis, sender)  # told once
-    assert [actions_db.hget(k, "total") for k in actions_db.scan_iter(match="lot:*:user:*")] == ["1"]
+    assert [actions_db.hget(k, "total") for k in actions_db.scan_iter(match=TAG + "lot:*:user:*")] == ["1"]

@@ -7,6 +7,7 @@ import json
 import redis
 
 from tests.e2e.customers import customer_id
+from common.key_tags import MARKETING as TAG
 
 NAME, PHONE, TYPED_PHONE = "王小明", "13800138000", "138 0013 8000"
 ADDRESS = "浙江省杭州市西湖区文三路100号"
@@ -25,12 +26,12 @@ def test_prize_form_keeps_raw_values_only_in_the_claim(chat, stack):
     client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
     assert "七七" in chat.texts("你好")
     cid = customer_id(client, chat.sender)
-    claim_id = str(client.incr("claim:seq"))
-    client.hset(f"claim:{claim_id}", mapping={
+    claim_id = str(client.incr(TAG + "claim:seq"))
+    client.hset(f"{TAG}claim:{claim_id}", mapping={
         "id": claim_id, "customer": cid, "campaign": "spring_wheel", "prize": "mask_sample", "kind": "physical",
         "status": "awaiting_address", "won_at": "2026-12-01T00:00:00Z",
     })
-    client.rpush(f"cust:{cid}:claims", claim_id)
+    client.rpush(f"{TAG}cust:{cid}:claims", claim_id)
 
     # the form asks name, phone, address (wording belongs to the form; not the apology)
     for typed, asked in (("我的奖品", "姓名"), (NAME, "手机"), (TYPED_PHONE, "省")):
@@ -39,7 +40,7 @@ def test_prize_form_keeps_raw_values_only_in_the_claim(chat, stack):
     saved = chat.texts(ADDRESS)
     assert "138****8000" in saved and "浙江省杭州市西湖区***" in saved, saved  # the confirmation, masked
 
-    claim = client.hgetall(f"claim:{claim_id}")
+    claim = client.hgetall(f"{TAG}claim:{claim_id}")
     assert claim["status"] == "address_filled"
     assert claim["recipient_phone"] == PHONE and claim["recipient_name"] == NAME
     assert claim["address_detail"].endswith("文三路100号")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import redis
 
 from tests.e2e.customers import customer_id, parcel_claim
+from common.key_tags import MARKETING as TAG
 
 ASK_NAME = "收件人怎么称呼"
 ASK_PHONE = "手机号是多少"
@@ -34,7 +35,7 @@ def test_an_faq_question_inside_the_address_form_is_answered_and_the_form_resume
     reply = chat.texts("浙江省杭州市西湖区文三路90号5楼")
     assert "王**" in reply and "138****5678" in reply and APOLOGY not in reply  # the confirmation, masked
     assert "13812345678" not in reply and "王小明" not in reply
-    claim = client.hgetall(f"claim:{claim_id}")
+    claim = client.hgetall(f"{TAG}claim:{claim_id}")
     assert claim["status"] == "address_filled"
     assert (claim["recipient_name"], claim["recipient_phone"]) == ("王小明", "13812345678")
     assert (claim["address_province"], claim["address_city"]) == ("浙江省", "杭州市")

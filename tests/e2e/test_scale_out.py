@@ -30,6 +30,7 @@ from tests.e2e.customers import customer_id, parcel_claim
 from tests.e2e.test_prize_form import ASK_NAME, ASK_PHONE, ASK_PROVINCE
 from tests.e2e.trackers import user_texts
 from tests.e2e.two_servers import Balancer, balancer, second_server  # noqa: F401 (fixtures)
+from common.key_tags import MARKETING as TAG
 
 APOLOGY = "开了个小差"  # the channel's and the actions' apologies: never an answer
 
@@ -60,7 +61,7 @@ def test_a_form_alternating_between_servers_keeps_its_state(stack, balancer):
     assert ASK_PHONE in turn("王小明")
     assert ASK_PROVINCE in turn("138 1234 5678")
     assert "138****5678" in turn("浙江省杭州市西湖区文三路90号5楼")
-    assert client.hget(f"claim:{claim_id}", "status") == "address_filled"
+    assert client.hget(f"{TAG}claim:{claim_id}", "status") == "address_filled"
     assert len(set(served)) == 2, served  # both servers answered turns of this one conversation
 
 
@@ -155,5 +156,5 @@ def test_one_rasa_server_killed_under_load_loses_no_conversation(stack, wechat, 
         assert sent is not None, (openid, passive, custom_sent(api, openid))  # every message answered
         assert not [text for text in passive + sent if APOLOGY in text], passive + sent
         cid = customer_id(client, f"wechat_mp:{openid}")
-        totals = [int(client.hget(key, "total") or 0) for key in client.scan_iter(f"chk:*:{cid}")]
+        totals = [int(client.hget(key, "total") or 0) for key in client.scan_iter(f"{TAG}chk:*:{cid}")]
         assert totals == [1], (openid, totals)  # the check-in counted once, even if B died during it

@@ -22,6 +22,7 @@ import requests
 from bot.persona import load_persona, system_text
 from bot.redis_server import free_port
 from bot.stack import RASA_PY, Service
+from common.key_tags import MARKETING as TAG
 
 SESSIONS_CAP = 20
 MESSAGES_CAP = 3
@@ -148,14 +149,14 @@ def test_a_forged_unionid_does_not_link_the_caller_to_the_victim(stack, redis):
     unionid, victim_cid, code = f"oUnion{tag}", f"cvictim{tag}", f"QHL-VICTIM-{tag.upper()}"
     now = datetime.now(timezone.utc)
     # The victim as actions/services/customers.py and issue_coupon.lua store a 公众号 customer.
-    redis.set(f"cust:ident:unionid:{unionid}", victim_cid)
-    redis.set(f"cust:ident:wechat_mp:oVictim{tag}", victim_cid)
-    redis.hset(f"cust:{victim_cid}:profile", mapping={"created_at": now.isoformat(), "first_channel": "wechat_mp"})
-    redis.hset(f"cust:{victim_cid}:coupons", "lottery_20", json.dumps({
+    redis.set(f"{TAG}cust:ident:unionid:{unionid}", victim_cid)
+    redis.set(f"{TAG}cust:ident:wechat_mp:oVictim{tag}", victim_cid)
+    redis.hset(f"{TAG}cust:{victim_cid}:profile", mapping={"created_at": now.isoformat(), "first_channel": "wechat_mp"})
+    redis.hset(f"{TAG}cust:{victim_cid}:coupons", "lottery_20", json.dumps({
         "code": code, "issued_at": now.isoformat(), "expires_at": (now + timedelta(days=30)).isoformat(),
     }))
-    redis.rpush(f"cust:{victim_cid}:claims", f"victim-claim-{tag}")
-    claims_before = redis.lrange(f"cust:{victim_cid}:claims", 0, -1)
+    redis.rpush(f"{TAG}cust:{victim_cid}:claims", f"victim-claim-{tag}")
+    claims_before = redis.lrange(f"{TAG}cust:{victim_cid}:claims", 0, -1)
 
     thief = f"thief-{tag}"
     response = requests.post(webhook(stack), headers=bearer(stack.rasa_token), timeout=30, json={
@@ -167,10 +168,10 @@ def test_a_forged_unionid_does_not_link_the_caller_to_the_victim(stack, redis):
     assert rasa_tracker(stack, f"rest:{thief}")["latest_message"]["intent"]["name"] == "my_coupons"
     assert code not in reply, "the caller was shown the victim's coupon"
 
-    linked = sorted(k for k in redis.scan_iter("cust:ident:*") if redis.get(k) == victim_cid)
-    assert linked == sorted([f"cust:ident:unionid:{unionid}", f"cust:ident:wechat_mp:oVictim{tag}"])
-    assert redis.lrange(f"cust:{victim_cid}:claims", 0, -1) == claims_before
-    assert redis.hkeys(f"cust:{victim_cid}:coupons") == ["lottery_20"]
+    linked = sorted(k for k in redis.scan_iter(TAG + "cust:ident:*") if redis.get(k) == victim_cid)
+    assert linked == sorted([f"{TAG}cust:ident:unionid:{unionid}", f"{TAG}cust:ident:wechat_mp:oVictim{tag}"])
+    assert redis.lrange(f"{TAG}cust:{victim_cid}:claims", 0, -1) == claims_before
+    assert redis.hkeys(f"{TAG}cust:{victim_cid}:coupons") == ["lottery_20"]
 
 
 # --- web chat through the console ---------------------------------------------------------------

@@ -18,6 +18,7 @@ from bot.redis_server import RedisServer, free_port
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 import migrate_sender_ids as migration  # noqa: E402
+from common.key_tags import MARKETING as TAG
 
 TTL = 2_592_000
 
@@ -44,7 +45,7 @@ def seed(client: redis_sync.Redis) -> None:
         ("wecom", "guide_amy", "c3"), ("wechat_mp", "oConflict000004", "c4"),
         ("wechat_mp", "both_places", "c5"), ("wecom", "both_places", "c6"), ("web", "web-3f2a", "c7"),
     ):
-        client.set(f"cust:ident:{kind}:{user_id}", cid)
+        client.set(f"{TAG}cust:ident:{kind}:{user_id}", cid)
     for user_id in ("oMp0penid000001", "wmKfExternal0002", "guide_amy", "oConflict000004",
                     "both_places", "web-3f2a", "e2e-some-test"):
         client.set(f"rasa:tracker:{user_id}", f'{{"events": [], "name": "{user_id}"}}', ex=TTL)
@@ -86,7 +87,7 @@ def test_apply_moves_each_tracker_to_its_channel_namespace_and_overwrites_nothin
         assert client.exists(key), key
     assert not client.exists("rasa:tracker:web:web-3f2a")
     # identity map and customer ids untouched
-    assert client.get("cust:ident:wechat_mp:oMp0penid000001") == "c1"
+    assert client.get(TAG + "cust:ident:wechat_mp:oMp0penid000001") == "c1"
     assert (report.legacy_web, report.unknown) == (1, 1)
 
 
@@ -104,7 +105,7 @@ def test_rasa_reads_the_moved_conversation_under_the_namespaced_id(client, serve
     from rasa.shared.core.events import SlotSet, UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    client.set("cust:ident:wechat_mp:oRasaTracker0006", "c9")
+    client.set(TAG + "cust:ident:wechat_mp:oRasaTracker0006", "c9")
     port = int(server.url.rsplit(":", 1)[1].split("/")[0])
     domain = Domain.from_yaml("version: '3.1'\nslots:\n  streak:\n    type: any\n    mappings: [{type: custom}]\n")
     store = RedisTrackerStore(domain, host="127.0.0.1", port=port, db=0, key_prefix="rasa", record_exp=TTL)
