@@ -16,10 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.services import clock, store
 from actions.services.catalog import catalog as load_catalog
 from bot.redis_server import RedisCluster, RedisServer, free_port
-from marketing_support import WECHAT_ALICE, FakeClock, make_tracker
-
-
-ON_CLUSTER = os.environ.get("TEST_REDIS_CLUSTER") == "1"
+from marketing_support import ON_CLUSTER, WECHAT_ALICE, FakeClock, make_tracker
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,15 @@
 several test folders have a conftest.py, so `from conftest import` is ambiguous)."""
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
+
+# TEST_REDIS_CLUSTER=1 (scripts/test.sh's second run): the suite runs on a local Redis Cluster
+ON_CLUSTER = os.environ.get("TEST_REDIS_CLUSTER") == "1"
 
 
 class FakeClock:

@@ -15,7 +15,7 @@ import redis as redis_sync
 from actions.services import checkin, coupons, customers
 from actions.services.clock import day_number
 from common.key_tags import INBOX, KF_SYNC, MARKETING
-from conftest import ON_CLUSTER
+from marketing_support import ON_CLUSTER
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import migrate_hash_tags as migration  # noqa: E402
