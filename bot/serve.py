@@ -17,7 +17,7 @@ import os
 import sys
 from typing import List
 
-from bot import action_guard, action_response_schema, lock_polling, parse_cache
+from bot import action_guard, action_response_schema, lock_polling, parse_cache, policy_cache
 from common.env import set_defaults
 from common.privacy import install_log_masking
 
@@ -45,6 +45,7 @@ def main() -> None:
     action_guard.install()
     action_response_schema.install()  # one compiled validator, not one per action call
     parse_cache.install()  # a campaign keyword is understood once, not once per customer
+    policy_cache.install()  # TED predicts a dialogue state once, not once per conversation in it
     lock_polling.install()  # a conversation's next message starts within 50 ms, not 1 s
     sys.argv = with_token_from_env(sys.argv)
     from rasa.__main__ import main as rasa_main

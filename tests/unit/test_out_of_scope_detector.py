@@ -65,3 +65,15 @@ def test_an_untrained_detector_changes_nothing(tmp_path):
     detector = OutOfScopeDetector.load(OutOfScopeDetector.get_default_config(), LocalModelStorage(tmp_path),
                                        RESOURCE, CONTEXT)
     assert classified(detector, "今天天气怎么样", "complain").get("intent")["name"] == "complain"
+
+
+def test_the_loaded_model_scores_as_the_trained_one_without_copying_its_weights(detector):
+    import pickle
+
+    as_trained = pickle.loads(pickle.dumps(detector.model))
+    as_trained.steps[-1][1].coef_ = as_trained.steps[-1][1].coef_.copy(order="C")  # the layout training leaves
+    texts = ["你们招不招兼职", "满多少包邮", "宝宝湿疹能用吗", "签到"]
+    assert (detector.model.predict_proba(texts) == as_trained.predict_proba(texts)).all()
+    # scoring reads coef_.T: row-major as loaded, so scipy does not copy it per message
+    assert detector.model.steps[-1][1].coef_.T.flags["C_CONTIGUOUS"]
+    assert not as_trained.steps[-1][1].coef_.T.flags["C_CONTIGUOUS"]
