@@ -168,6 +168,11 @@ async def plan(client: aioredis.Redis, cid: str) -> Plan:
     result.add("channel_caches", len(caches), _delete(caches))
     result.add("option_menus", len(set(options)), _delete(sorted(set(options))))
     result.add("dedup_keys", len(set(dedup)), _delete(sorted(set(dedup))))
+    # acknowledged 公众号 callbacks not yet answered (bot/wechat/acked.py): they hold the text
+    for pending in await _scan(client, "wx:acked:*"):
+        theirs = [m for m in await client.zrange(pending, 0, -1)
+                  if (json.loads(m).get("job") or {}).get("openid") in users]
+        result.add("unanswered_callbacks", len(theirs), lambda c, k=pending, ms=theirs: c.zrem(k, *ms))
     for stream, field_name in STREAMS_BY_RECIPIENT.items():
         ids = [i for i, f in await client.xrange(stream) if f.get(field_name) in users]
         result.add(f"stream_entries:{stream}", len(ids), lambda c, s=stream, ids=ids: c.xdel(s, *ids))

@@ -8,10 +8,14 @@ reports (bot.wechat.mp_unionid) in the metadata; sends use the openid.
 
 The answer goes back as the passive reply when Rasa is done within WECHAT_PASSIVE_BUDGET_S, otherwise the
 callback is acknowledged with `success` and the answer goes through 客服消息
-(message/custom/send); 45015/45047 refusals are recorded, never raised.
+(message/custom/send); 45015/45047 refusals are recorded, never raised. An
+acknowledged callback is kept in Redis until its answer went out, so a server
+that dies in between leaves it to another one (bot.wechat.acked).
 """
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -24,7 +28,7 @@ from sanic.response import HTTPResponse
 
 from common import sender
 from common.privacy import mask_id
-from bot.wechat import dedup, glue, menu, mp_unionid, texts
+from bot.wechat import acked, dedup, glue, menu, mp_unionid, texts
 from bot.wechat.api import ApiError, HttpJson, MPClient
 from bot.wechat.callback_auth import AesEnvelope, Forbidden, check_plain_signature, check_timestamp, query_params
 from bot.wechat.creds import missing, pick
@@ -32,7 +36,8 @@ from bot.wechat.ip_gate import ip_refusal
 from bot.wechat.nonce import check_nonce
 from bot.wechat.passive import PassiveSlot
 from bot.redis_conn import get_redis
-from bot.wechat.settings import dedup_ttl_s, max_body_bytes, passive_budget_s, wechat_api_base
+from bot.wechat.settings import (dedup_ttl_s, max_body_bytes, passive_budget_s, recovery_interval_s,
+                                 wechat_api_base)
 from bot.wechat.turn import direct_reply, run_turn
 from bot.wechat.undeliverable import record_undeliverable
 from bot.wechat.xmlmsg import BadXml, parse_xml, text_reply_xml
@@ -172,8 +177,15 @@ class WeChatMPInput(InputChannel):
                 return glue.bad_request(CHANNEL, str(error))
             return await self._dispatch(on_new_message, message, params, encrypted)
 
+        @hook.listener("after_server_start")
+        async def start_recovery(*_: Any) -> None:
+            if recovery_interval_s() > 0 and not self.missing:
+                self._recovery = asyncio.get_running_loop().create_task(self._recover_forever(on_new_message))
+
         @hook.listener("after_server_stop")
         async def close(*_: Any) -> None:
+            if getattr(self, "_recovery", None) is not None:
+                self._recovery.cancel()
             await glue.drain_background()
             await _HTTP.close()
 
@@ -204,9 +216,11 @@ class WeChatMPInput(InputChannel):
             logger.warning("wechat_mp: %s taken over: the process that claimed it stopped renewing its lease.", key)
 
         slot = PassiveSlot()
-        glue.spawn(self._work(on_new_message, job, key, slot))
+        member = acked.entry(key, dataclasses.asdict(job))
+        glue.spawn(self._work(on_new_message, job, key, slot, member))
         content = await slot.wait(max(0.0, passive_budget_s() - (time.monotonic() - started)))
         if content is None:
+            await _remember_acked(redis, member)  # before `success`: WeChat will not ask again
             return glue.success()
         reply = text_reply_xml(openid, str(message.get("ToUserName") or ""), content)
         if encrypted and self.envelope is not None:
@@ -214,7 +228,7 @@ class WeChatMPInput(InputChannel):
         return response.text(reply, content_type="application/xml")
 
     async def _work(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], job: Job, key: str,
-                    slot: PassiveSlot) -> None:
+                    slot: PassiveSlot, member: str) -> None:
         redis = get_redis()
         try:
             async with dedup.leased(redis, key):
@@ -225,8 +239,41 @@ class WeChatMPInput(InputChannel):
             slot.decline()
             try:
                 await dedup.finish(redis, key)
+                await acked.forget(redis, CHANNEL, member)  # after `done`: a sweeper finding it drops it
             except Exception:
                 pass
+
+    async def _recover_forever(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        while True:
+            await asyncio.sleep(recovery_interval_s())
+            try:
+                await self.recover(on_new_message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                logger.warning("wechat_mp: recovery sweep failed (%s); next in %.0f s.",
+                               type(error).__name__, recovery_interval_s())
+
+    async def recover(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> int:
+        """Answer acknowledged callbacks whose worker died (its lease ran out): the turn
+        runs again under the same message id and answers through 客服消息. Returns how
+        many this process took over."""
+        redis = get_redis()
+        taken = 0
+        for member, found in await acked.due(redis, CHANNEL, dedup.lease_s(), dedup_ttl_s()):
+            key = str(found.get("key") or "")
+            verdict = await dedup.claim(redis, key, dedup_ttl_s()) if key else dedup.SETTLED
+            if verdict == dedup.BUSY:
+                continue  # its worker is alive and renewing
+            if verdict == dedup.SETTLED:
+                await acked.forget(redis, CHANNEL, member)
+                continue
+            job = Job(**found["job"])
+            logger.warning("wechat_mp: %s was acknowledged but not answered (its worker stopped); "
+                           "answering it through 客服消息.", key)
+            taken += 1
+            await self._work(on_new_message, job, key, PassiveSlot.closed(), member)
+        return taken
 
     async def _turn(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], job: Job, key: str,
                     slot: PassiveSlot) -> None:
@@ -258,6 +305,13 @@ class WeChatMPInput(InputChannel):
                 logger.exception("wechat_mp: custom/send to %s failed.", mask_id(openid))
                 await record_undeliverable(get_redis(), CHANNEL, openid, "".join(parts[index:]), -1, type(error).__name__)
                 return
+
+
+async def _remember_acked(redis: Any, member: str) -> None:
+    try:
+        await acked.remember(redis, CHANNEL, member)
+    except Exception as error:  # Redis down: the answer still goes out, only a crash could lose it
+        logger.warning("wechat_mp: could not keep an acknowledged callback (%s).", type(error).__name__)
 
 
 async def _retried(redis: Any, key: str) -> bool:

@@ -17,6 +17,13 @@ class PassiveSlot:
         self._future: "asyncio.Future[Optional[str]]" = asyncio.get_running_loop().create_future()
         self._open = True
 
+    @classmethod
+    def closed(cls) -> "PassiveSlot":
+        """No handler waits (a recovered message): the worker answers through the send API."""
+        slot = cls()
+        slot._open = False
+        return slot
+
     def offer(self, content: str) -> bool:
         """True if the handler will send `content` as the passive reply."""
         if self._open and not self._future.done():

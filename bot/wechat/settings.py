@@ -42,3 +42,9 @@ def kf_dedup_ttl_s() -> int:
 
 def redis_url() -> str:
     return env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def recovery_interval_s() -> float:
+    """WECHAT_RECOVERY_INTERVAL_S: how often each process looks for acknowledged
+    callbacks a dead worker left unanswered (bot/wechat/acked.py; 0 = never)."""
+    return max(0.0, env_float("WECHAT_RECOVERY_INTERVAL_S", 2.0))

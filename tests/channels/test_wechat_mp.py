@@ -122,6 +122,39 @@ def test_a_message_whose_server_died_mid_turn_is_answered_by_the_retry(make_app,
     assert len(copies) == 2 and copies[0]["message_id"] == copies[1]["message_id"]  # one message id: effects once
 
 
+def test_a_message_acknowledged_before_its_server_died_is_answered_by_another(make_app, apps, stand_in, received,
+                                                                            redis_url):
+    # The turn outlives the passive budget, so WeChat gets `success` and will never
+    # retry; then the server dies before its 客服消息 went out. The acknowledgement was
+    # kept in Redis (bot/wechat/acked.py): another server's sweep takes it over.
+    victim = make_app("mp_acked_victim", WECHAT_RECOVERY_INTERVAL_S="0").wait()  # it never sweeps itself
+    sim = WeChatSimulator(victim.url("wechat_mp"), h.MP_TOKEN, h.MP_AES, h.MP_APPID, "safe")
+    params, body = sim.build(sim.text("oUSER_acked", "wait:acked 我说完了吗"))
+    first = requests.post(sim.url, params=params, data=body, timeout=10)
+    assert first.status_code == 200 and first.text == "success"  # acknowledged, no passive reply
+    assert received.texts() == ["wait:acked 我说完了吗"]  # its turn is still running
+    os.killpg(victim.service.process.pid, signal.SIGKILL)
+    client = redis_sync.Redis.from_url(redis_url, decode_responses=True)
+    client.set("test:go:acked", "1")
+    assert wait_for(lambda: custom_texts(stand_in, "oUSER_acked"), timeout_s=15) == ["回声：我说完了吗"]
+    assert wait_for(lambda: client.zcard("wx:acked:wechat_mp") == 0)  # settled: nothing left to answer
+    time.sleep(2.5)  # a second sweep would have answered again by now
+    assert custom_texts(stand_in, "oUSER_acked") == ["回声：我说完了吗"]
+    copies = received.all()
+    assert len(copies) == 2 and copies[0]["message_id"] == copies[1]["message_id"]  # one message id: effects once
+
+
+def test_an_acknowledged_turn_that_finishes_is_answered_once_and_not_again(apps, stand_in, received, redis_url):
+    sim = mp(apps, "main")
+    params, body = sim.build(sim.text("oUSER_late", "slow:1.5 慢慢来"))  # past the 1 s budget
+    assert requests.post(sim.url, params=params, data=body, timeout=10).text == "success"
+    assert wait_for(lambda: custom_texts(stand_in, "oUSER_late")) == ["回声：慢慢来"]
+    client = redis_sync.Redis.from_url(redis_url, decode_responses=True)
+    assert wait_for(lambda: client.zcard("wx:acked:wechat_mp") == 0)
+    time.sleep(2.5)  # the sweeps of both apps ran meanwhile
+    assert custom_texts(stand_in, "oUSER_late") == ["回声：慢慢来"] and received.texts() == ["slow:1.5 慢慢来"]
+
+
 def test_two_app_instances_sharing_redis_answer_once(apps, stand_in, received):
     results: Dict[str, Delivery] = {}
     sims = {name: mp(apps, name) for name in ("main", "second")}
