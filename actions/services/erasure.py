@@ -12,8 +12,9 @@ What is removed:
   (a group whose label was their message is relabelled or dropped), the Rasa
   trackers and locks of all their sender ids (`<ns>:<id>` and the legacy
   un-namespaced id), per-sender option menus, event dedup keys, cached
-  unionids and flood counters, and their
-  entries in the undeliverable / unsubscribed streams.
+  unionids and flood counters, their
+  entries in the undeliverable / unsubscribed streams and in the acknowledged
+  公众号 callbacks, and their requests for a human guide (queue place, slot).
 
 What stays, on purpose:
   `{brand}:cpn:<type>:issued` keeps each code they were issued under an anonymous
@@ -33,7 +34,7 @@ import redis.asyncio as aioredis
 from actions import outbox
 from actions.services import coupons, prizes
 from actions.services.store import PREFIX, TAG
-from common import inbox_store
+from common import handoff_routing, inbox_store
 
 TRACKER_PREFIX = "rasa:tracker:"
 LOCK_PREFIX = "rasa:lock:"
@@ -168,6 +169,20 @@ async def plan(client: aioredis.Redis, cid: str) -> Plan:
     result.add("channel_caches", len(caches), _delete(caches))
     result.add("option_menus", len(set(options)), _delete(sorted(set(options))))
     result.add("dedup_keys", len(set(dedup)), _delete(sorted(set(dedup))))
+    # requests for a human guide (common/handoff_routing.py): the request, its queue place, its slot
+    for request in await _scan(client, f"{_glob(handoff_routing.PREFIX)}req:*"):
+        held = await client.hgetall(request)
+        if held.get("customer") != cid:
+            continue
+        async def drop_request(c: aioredis.Redis, key: str = request, held: Dict[str, str] = held) -> None:
+            request_id = key[len(handoff_routing.request_key("")):]
+            if held.get("status") == "assigned" and held.get("guide"):
+                await c.hincrby(handoff_routing.LOAD, held["guide"], -1)  # the guide's slot comes back
+            await c.zrem(handoff_routing.QUEUE, request_id)
+            await c.delete(key)
+        result.add("handoff_requests", 1, drop_request)
+    if await client.exists(handoff_routing.open_key(cid)):
+        result.add("handoff_open", 1, _delete([handoff_routing.open_key(cid)]))
     # acknowledged 公众号 callbacks not yet answered (bot/wechat/acked.py): they hold the text
     for pending in await _scan(client, "wx:acked:*"):
         theirs = [m for m in await client.zrange(pending, 0, -1)

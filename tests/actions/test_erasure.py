@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from actions.faq import inbox
 from actions.faq.settings import load_settings
 from actions.services import checkin, coupons, customers, lottery, prizes, store, tags
 from actions.services.catalog import catalog
 from actions.services.clock import utc_now
-from common import inbox_store
+from common import handoff_routing, inbox_store
 from common.key_tags import MARKETING as TAG
 
 _spec = importlib.util.spec_from_file_location("ops", Path(__file__).resolve().parents[2] / "scripts" / "ops.py")
@@ -51,6 +53,9 @@ async def _seed(client, openid: str, unionid: str, text: str, phone: str) -> str
     await client.zadd(TAG + "outbox:grants", {grant: 1700000000})
     await client.sadd(TAG + "cpn:checkin_7:parked", grant)
     await client.rpush(f"late:{sender}", json.dumps({"text": text}))
+    # a request for a human guide, assigned (common/handoff_routing.py)
+    monday_10 = datetime(2026, 11, 30, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    await handoff_routing.request(client, handoff_routing.load_roster(), cid, monday_10, bound_guide="guide-lin")
     # a 公众号 callback acknowledged, its answer not yet out (bot/wechat/acked.py): it holds the text
     job = {"openid": openid, "text": text, "direct": None, "metadata": {"openid": openid}}
     await client.zadd("wx:acked:wechat_mp", {json.dumps({"key": f"wx:dedup:wechat_mp:msg:{openid}", "job": job},
@@ -111,7 +116,7 @@ def test_erase_removes_one_customer_everywhere_and_leaves_the_other(redis_server
     assert removed == dry["removed"]
     for kind in ("identities", "claims", "customer_keys", "checkin_keys", "lottery_keys", "trackers",
                  "option_menus", "dedup_keys", "channel_caches", "inbox_messages", "inbox_samples", "issued_code_links",
-                 "idempotency_keys", "reward_grants", "unanswered_callbacks"):
+                 "idempotency_keys", "reward_grants", "unanswered_callbacks", "handoff_requests", "handoff_open"):
         assert removed.get(kind, 0) >= 1, kind
     assert removed["trackers"] == 2  # namespaced and legacy
 
@@ -132,6 +137,7 @@ def test_erase_removes_one_customer_everywhere_and_leaves_the_other(redis_server
         if "o-bob" in key or f"{bob}" in key.split(":") or key.startswith(f"{TAG}cust:{bob}:"):
             assert now.get(key) == value, key
     assert [m for m, _ in now["wx:acked:wechat_mp"]] == [m for m, _ in before["wx:acked:wechat_mp"] if "o-bob" in m]
+    assert now[handoff_routing.LOAD] == {"guide-lin": "1"}  # Alice's guide slot came back; Bob keeps his
     claims_of_bob = before[f"{TAG}cust:{bob}:claims"]
     assert all(now[f"{TAG}claim:{c}"] == before[f"{TAG}claim:{c}"] for c in claims_of_bob)
     assert inbox_store.STREAM in now and len(now[inbox_store.STREAM]) == 1
