@@ -17,6 +17,7 @@ from sanic.response import HTTPResponse
 
 from bot.console.rasa_client import RasaClient
 from bot.console.inbox_api import inbox_blueprint
+from bot.console.staff import staff_blueprint
 from bot.console.webchat import STATIC_DIR, render_page, webchat_blueprint
 from bot.persona import load_facts, load_persona
 
@@ -55,6 +56,7 @@ def create_app(
     app.static("/static", str(STATIC_DIR), name="static")
     app.blueprint(webchat_blueprint())
     app.blueprint(inbox_blueprint())  # ops: unanswered questions (token-protected)
+    app.blueprint(staff_blueprint())  # guide / ops / admin accounts: sign-in sessions with CSRF tokens
 
     @app.before_server_start
     async def open_client(app_: Sanic, _loop) -> None:
