@@ -112,7 +112,8 @@ async def save_account(redis: Any, username: str, role: str, password: Optional[
         fields["password_hash"] = _hasher.hash(password)
     elif not await redis.hexists(_account_key(username), "password_hash"):
         raise AccountError("a new account needs a password")
-    fields.setdefault("created_at", str(int(time.time())))
+    if not await redis.exists(_account_key(username)):
+        fields["created_at"] = str(int(time.time()))
     await redis.hset(_account_key(username), mapping=fields)
     if disabled:
         await end_sessions_of(redis, username)
