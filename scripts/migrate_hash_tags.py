@@ -50,7 +50,10 @@ MOVES: Tuple[Tuple[str, str], ...] = (
     ("wx:kf:skipped", KF_SYNC + "skipped"),
 )
 OLD_GRANT = "grant:"
-NEW_GRANT = MARKETING + "grant:"
+
+
+def _tagged_grant(member: str) -> str:
+    return MARKETING + member
 
 
 @dataclass
@@ -102,7 +105,7 @@ def _rewrite_members(client: redis.Redis, apply: bool, report: Report) -> None:
                 report.members += 1
                 if apply:
                     with client.pipeline(transaction=True) as pipe:
-                        pipe.zadd(outbox, {NEW_GRANT + member[len(OLD_GRANT):]: score}).zrem(outbox, member).execute()
+                        pipe.zadd(outbox, {_tagged_grant(member): score}).zrem(outbox, member).execute()
     for parked in _where(client, apply, f"{MARKETING}cpn:*:parked", "cpn:*:parked"):
         for member in client.smembers(parked):
             member = _text(member)
@@ -110,7 +113,7 @@ def _rewrite_members(client: redis.Redis, apply: bool, report: Report) -> None:
                 report.members += 1
                 if apply:
                     with client.pipeline(transaction=True) as pipe:
-                        pipe.sadd(parked, NEW_GRANT + member[len(OLD_GRANT):]).srem(parked, member).execute()
+                        pipe.sadd(parked, _tagged_grant(member)).srem(parked, member).execute()
     for held in _where(client, apply, f"{MARKETING}cust:*:coupons", "cust:*:coupons"):
         for name, raw in client.hgetall(held).items():
             name, raw = _text(name), _text(raw)
@@ -120,7 +123,7 @@ def _rewrite_members(client: redis.Redis, apply: bool, report: Report) -> None:
             report.members += 1
             if apply:
                 value = json.loads(raw)
-                value["grant"] = NEW_GRANT + grant[len(OLD_GRANT):]
+                value["grant"] = _tagged_grant(grant)
                 with client.pipeline(transaction=True) as pipe:
                     pipe.hset(held, f"{ctype}#{value['grant']}", json.dumps(value, ensure_ascii=False))
                     pipe.hdel(held, name).execute()

@@ -216,11 +216,10 @@ class WeChatMPInput(InputChannel):
             logger.warning("wechat_mp: %s taken over: the process that claimed it stopped renewing its lease.", key)
 
         slot = PassiveSlot()
-        member = acked.entry(key, dataclasses.asdict(job))
-        glue.spawn(self._work(on_new_message, job, key, slot, member))
+        glue.spawn(self._work(on_new_message, job, key, slot))
         content = await slot.wait(max(0.0, passive_budget_s() - (time.monotonic() - started)))
         if content is None:
-            await _remember_acked(redis, member)  # before `success`: WeChat will not ask again
+            await _remember_acked(redis, acked_entry(key, job))  # before `success`: WeChat will not ask again
             return glue.success()
         reply = text_reply_xml(openid, str(message.get("ToUserName") or ""), content)
         if encrypted and self.envelope is not None:
@@ -228,18 +227,20 @@ class WeChatMPInput(InputChannel):
         return response.text(reply, content_type="application/xml")
 
     async def _work(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], job: Job, key: str,
-                    slot: PassiveSlot, member: str) -> None:
+                    slot: PassiveSlot) -> None:
         redis = get_redis()
+        passive = False
         try:
             async with dedup.leased(redis, key):
-                await self._turn(on_new_message, job, key, slot)
+                passive = await self._turn(on_new_message, job, key, slot)
         except Exception:
             logger.exception("wechat_mp: turn for %s failed.", mask_id(job.openid))
         finally:
             slot.decline()
             try:
                 await dedup.finish(redis, key)
-                await acked.forget(redis, CHANNEL, member)  # after `done`: a sweeper finding it drops it
+                if not passive:  # a passive answer was never acknowledged without it: nothing kept
+                    await acked.forget(redis, CHANNEL, acked_entry(key, job))  # after `done`
             except Exception:
                 pass
 
@@ -272,11 +273,12 @@ class WeChatMPInput(InputChannel):
             logger.warning("wechat_mp: %s was acknowledged but not answered (its worker stopped); "
                            "answering it through 客服消息.", key)
             taken += 1
-            await self._work(on_new_message, job, key, PassiveSlot.closed(), member)
+            await self._work(on_new_message, job, key, PassiveSlot.closed())
         return taken
 
     async def _turn(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], job: Job, key: str,
-                    slot: PassiveSlot) -> None:
+                    slot: PassiveSlot) -> bool:
+        """Run the turn and deliver it; True when it went out as the passive reply."""
         redis = get_redis()
         sender_id = sender.make(CHANNEL, job.openid)
         if job.text is not None:
@@ -288,9 +290,10 @@ class WeChatMPInput(InputChannel):
             reply = await direct_reply(CHANNEL, sender_id, job.direct or "")
         parts = reply.parts()
         if len(parts) == 1 and not await _retried(redis, key) and slot.offer(parts[0]):
-            return
+            return True
         slot.decline()
         await self._deliver(job.openid, parts)
+        return False
 
     async def _deliver(self, openid: str, parts: List[str]) -> None:
         """Send the parts in order through 客服消息; stop at the first refusal."""
@@ -305,6 +308,10 @@ class WeChatMPInput(InputChannel):
                 logger.exception("wechat_mp: custom/send to %s failed.", mask_id(openid))
                 await record_undeliverable(get_redis(), CHANNEL, openid, "".join(parts[index:]), -1, type(error).__name__)
                 return
+
+
+def acked_entry(key: str, job: Job) -> str:
+    return acked.entry(key, dataclasses.asdict(job))
 
 
 async def _remember_acked(redis: Any, member: str) -> None:

@@ -73,6 +73,16 @@ class StandIn:
     def post(self, path: str, body: Dict[str, Any]) -> Dict[str, Any]:
         return requests.post(f"{self.url}{path}", json=body, timeout=5).json()
 
+    def enqueue_kf_text(self, open_kfid: str, external_userid: str, text: str) -> None:
+        """A customer's 微信客服 text message, waiting for sync_msg."""
+        self.post("/_stand_in/kf/enqueue", {
+            "open_kfid": open_kfid, "messages": [{"external_userid": external_userid, "text": {"content": text}}],
+        })
+
+    def kf_sent_to(self, external_userid: str) -> List[Dict[str, Any]]:
+        """What the bot sent this 微信客服 customer (kf/send_msg bodies), in order."""
+        return [body for body in self.sent("/cgi-bin/kf/send_msg") if body.get("touser") == external_userid]
+
 
 class Received:
     """What reached "Rasa" (the test app's on_new_message)."""

@@ -69,8 +69,14 @@ def stack(model_path, wechat, tmp_path_factory) -> Iterator[Stack]:
         persona="qiqi",
         extra_env=wechat.env(),
     )
+    yield from started(running, redis_port=free_port())
+
+
+def started(running: Stack, redis_port: int) -> Iterator[Stack]:
+    """A fixture body: start the stack, yield it, stop it; its logs' tails are printed
+    when it fails to start or a test using it raises."""
     try:
-        running.start(redis_port=free_port())
+        running.start(redis_port=redis_port)
         yield running
     except Exception:
         for log in (running.run_dir / "logs").glob("*.log"):

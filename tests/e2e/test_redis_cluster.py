@@ -22,7 +22,7 @@ from bot.stack import Stack
 from bot.stand_in.simulator import WeChatSimulator
 from common.key_tags import KF_SYNC, MARKETING
 from tests.channels.helpers import StandIn, wait_for
-from tests.e2e.conftest import Chat
+from tests.e2e.conftest import Chat, started
 from tests.e2e.trackers import user_texts
 
 
@@ -38,15 +38,7 @@ def on_cluster(cluster, model_path, wechat, tmp_path_factory) -> Iterator[Stack]
     running = Stack(model=model_path, rasa_port=free_port(), actions_port=free_port(), console_port=free_port(),
                     rasa_token=secrets.token_hex(8), run_dir=tmp_path_factory.mktemp("stack_cluster"),
                     redis_url=cluster.url, extra_env={**wechat.env(), "REDIS_CLUSTER": "1", "SANIC_WORKERS": "1"})
-    try:
-        running.start(redis_port=0)
-        yield running
-    except Exception:
-        for log in (running.run_dir / "logs").glob("*.log"):
-            print(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}")
-        raise
-    finally:
-        running.stop()
+    yield from started(running, redis_port=0)  # the cluster is its Redis
 
 
 @pytest.fixture(scope="module")
@@ -111,21 +103,16 @@ def test_a_retried_official_account_draw_is_answered_and_drawn_once_on_a_cluster
 def test_a_wecom_kf_message_is_synced_and_answered_once_on_a_cluster(on_cluster, wechat, client):
     api = StandIn(wechat.api_base)
     open_kfid, user = f"wkCluster{secrets.token_hex(3)}", f"wmCluster{secrets.token_hex(3)}"
-    api.post("/_stand_in/kf/enqueue", {
-        "open_kfid": open_kfid, "messages": [{"external_userid": user, "text": {"content": "你是机器人吗"}}],
-    })
+    api.enqueue_kf_text(open_kfid, user, "你是机器人吗")
     sim = WeChatSimulator(f"{on_cluster.rasa_url}/webhooks/wecom_kf/webhook", wechat.kf_token, wechat.kf_aes_key,
                           wechat.corp_id, "wecom")
     for _ in range(2):  # WeChat may notify twice
         params, body = sim.build(sim.kf_notify(open_kfid))
         assert requests.post(sim.url, params=params, data=body, timeout=10).status_code == 200
 
-    def sent_to_customer() -> List[dict]:
-        return [b for b in api.sent("/cgi-bin/kf/send_msg") if b.get("touser") == user]
-
-    assert wait_for(sent_to_customer, timeout_s=30), "the 微信客服 customer got no answer"
+    assert wait_for(lambda: api.kf_sent_to(user), timeout_s=30), "the 微信客服 customer got no answer"
     assert wait_for(lambda: client.get(f"{KF_SYNC}cursor:{open_kfid}"), timeout_s=10)  # the page settled
     assert user_texts(on_cluster, f"wecom_kf:{user}") == ["你是机器人吗"]
     time.sleep(2)  # a second sync would have sent its copy by now
-    contents = [str(r.get("text") or r.get("msgmenu")) for r in sent_to_customer()]
+    contents = [str(r.get("text") or r.get("msgmenu")) for r in api.kf_sent_to(user)]
     assert len(contents) == len(set(contents)), contents

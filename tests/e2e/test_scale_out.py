@@ -80,9 +80,7 @@ def test_a_retried_official_account_callback_is_answered_once(stack, wechat, bal
 def test_a_wecom_kf_notification_on_both_servers_is_synced_and_answered_once(stack, wechat, balancer):
     api = StandIn(wechat.api_base)
     open_kfid, user = f"wkScale{secrets.token_hex(3)}", f"wmScale{secrets.token_hex(3)}"
-    api.post("/_stand_in/kf/enqueue", {
-        "open_kfid": open_kfid, "messages": [{"external_userid": user, "text": {"content": "你是机器人吗"}}],
-    })
+    api.enqueue_kf_text(open_kfid, user, "你是机器人吗")
     sim = WeChatSimulator(f"{balancer.url}/webhooks/wecom_kf/webhook", wechat.kf_token, wechat.kf_aes_key,
                           wechat.corp_id, "wecom")
     notifications = [sim.build(sim.kf_notify(open_kfid)) for _ in range(2)]
@@ -90,13 +88,10 @@ def test_a_wecom_kf_notification_on_both_servers_is_synced_and_answered_once(sta
         results = list(pool.map(lambda n: requests.post(sim.url, params=n[0], data=n[1], timeout=10), notifications))
     assert len({r.headers.get("X-Upstream") for r in results}) == 2  # one notification on each server
 
-    def sent_to_customer() -> List[dict]:
-        return [body for body in api.sent("/cgi-bin/kf/send_msg") if body.get("touser") == user]
-
-    assert wait_for(sent_to_customer, timeout_s=30), "the 微信客服 customer got no answer"
+    assert wait_for(lambda: api.kf_sent_to(user), timeout_s=30), "the 微信客服 customer got no answer"
     assert user_texts(stack, f"wecom_kf:{user}") == ["你是机器人吗"]
     time.sleep(3)  # a second sync would send its copy by now
-    contents = [str(r.get("text") or r.get("msgmenu")) for r in sent_to_customer()]
+    contents = [str(r.get("text") or r.get("msgmenu")) for r in api.kf_sent_to(user)]
     assert len(contents) == len(set(contents)), contents  # no answer sent twice
 
 

@@ -108,7 +108,7 @@ def test_ending_a_conversation_gives_the_slot_to_the_oldest_waiting_request(redi
         freed_by = next(h for h in held if h.guide == "guide-chen")
         taken = await routing.free_and_offer(client, one_each, chen, MONDAY_10, freed_request=freed_by.request_id)
         ended = await client.hgetall(routing.request_key(freed_by.request_id))
-        anew = await routing.request(client, one_each, freed_by_customer(held, freed_by), MONDAY_10)
+        anew = await routing.request(client, one_each, f"c{held.index(freed_by)}", MONDAY_10)  # its customer
         return waiting, taken, ended, await client.hgetall(routing.LOAD), anew
     waiting, taken, ended, load, anew = run(redis_url, body)
     assert taken == [waiting[0].request_id]
@@ -116,6 +116,3 @@ def test_ending_a_conversation_gives_the_slot_to_the_oldest_waiting_request(redi
     assert load["guide-chen"] == "1"  # freed, then taken again: never above capacity
     assert anew.verdict == "queued" and anew.position == 2  # the ended customer asks again: a new request, behind w1
 
-
-def freed_by_customer(held, routed) -> str:
-    return f"c{held.index(routed)}"

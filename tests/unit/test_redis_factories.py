@@ -21,6 +21,24 @@ def test_rasa_side_factory_uses_the_shared_time_outs():
     assert options["socket_connect_timeout"] == redis_settings.CONNECT_TIMEOUT_S
 
 
+def test_redis_cluster_makes_every_rasa_side_client_a_cluster_client(monkeypatch):
+    import redis.asyncio as aioredis
+    from bot.redis_conn import make_redis
+    monkeypatch.setenv("REDIS_CLUSTER", "1")
+    clustered = make_redis("redis://127.0.0.1:1/0")  # connects on first use only
+    assert isinstance(clustered, aioredis.RedisCluster)
+    monkeypatch.setenv("REDIS_CLUSTER", "0")
+    assert not isinstance(make_redis("redis://127.0.0.1:1/0"), aioredis.RedisCluster)
+
+
+def test_make_run_refuses_a_cluster_without_its_address():
+    import os
+    env = {**os.environ, "REDIS_CLUSTER": "1", "REDIS_URL": "", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([str(ROOT / ".venv/rasa/bin/python"), "scripts/run.py"], cwd=ROOT, capture_output=True,
+                            text=True, env=env, timeout=120)
+    assert result.returncode != 0 and "REDIS_CLUSTER=1 needs REDIS_URL" in result.stderr
+
+
 def test_action_side_factory_uses_the_shared_time_outs():
     code = ("from actions.services import store; from common import redis_settings as s; "
             "o = store.make_client('redis://127.0.0.1:1/0').connection_pool.connection_kwargs; "
