@@ -4,7 +4,8 @@ Every channel passes user text through `guard()`: empty, whitespace-only and
 emoji/punctuation-only messages become internal intents with a persona reply
 (`/input_empty`, `/input_emoji`), over-long messages are cut, and Rasa's
 `/intent{"entity": …}` syntax is accepted only as a plain button payload
-(`/human_handoff`): a consumer cannot set entities or slots by typing it.
+(`/human_handoff`): a consumer cannot set entities or slots by typing it, and
+Rasa's own intents (`/restart`…) are never accepted.
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ logger = logging.getLogger(__name__)
 EMPTY_INTENT = "/input_empty"
 EMOJI_INTENT = "/input_emoji"
 _BUTTON_PAYLOAD = re.compile(r"^/[a-z_]+$")
+# Rasa's own intents: `/restart` would wipe the conversation and bypass a guide's pause.
+_RESERVED_PAYLOADS = {"/restart", "/session_start", "/back", "/nlu_fallback", "/out_of_scope"}
 _INVISIBLE = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u3000"}
 
 
@@ -52,7 +55,7 @@ def guard(text: Optional[str]) -> Guarded:
     if not _has_word_character(cleaned):
         return Guarded(EMOJI_INTENT if _has_emoji(cleaned) else EMPTY_INTENT, "no_words")
     reason = None
-    if _BUTTON_PAYLOAD.match(cleaned):
+    if _BUTTON_PAYLOAD.match(cleaned) and cleaned not in _RESERVED_PAYLOADS:
         return Guarded(cleaned)
     if cleaned.startswith("/"):
         cleaned = cleaned.lstrip("/").strip() or EMPTY_INTENT

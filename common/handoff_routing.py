@@ -16,6 +16,7 @@ the script only sees the guides on duty now, with their capacity and group.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, time as clock_time
@@ -38,6 +39,10 @@ LOAD = PREFIX + "load"            # hash guide userid -> conversations held now
 QUEUE = PREFIX + "queue"          # zset request id -> arrival number (FIFO)
 QUEUE_SEQ = PREFIX + "queue:seq"  # arrival counter
 REQUEST_SEQ = PREFIX + "seq"      # request id counter
+OUTBOX = PREFIX + "outbox"        # zset "<kind>:<request id>[:<n>]" -> when due (epoch s): see common/handoff_session.py
+TIMERS = PREFIX + "timers"        # zset "reply:<id>" / "idle:<id>" -> deadline (epoch s)
+COMPLAINTS = MARKETING + "ops:complaints"  # stream: what customers complained about (actions/handoff.py), for ops
+CUSTOMER_PREFIX = MARKETING + "cust:"  # `<cid>:profile` hash; its `guide` field is the 锁客 binding
 
 
 def request_key(request_id: str) -> str:
@@ -46,6 +51,14 @@ def request_key(request_id: str) -> str:
 
 def open_key(cid: str) -> str:
     return f"{PREFIX}open:{cid}"  # the customer's open request id: one at a time
+
+
+def held_key(sender_id: str) -> str:
+    return f"{PREFIX}held:{sender_id}"  # request id while a guide holds this conversation: the bot stays silent
+
+
+def profile_key(cid: str) -> str:
+    return f"{CUSTOMER_PREFIX}{cid}:profile"
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,7 @@ class Roster:
     timezone: str
     reply_timeout_min: float
     bind_first_guide: bool
+    idle_timeout_min: float = 30.0
     guides: Tuple[Guide, ...] = field(default_factory=tuple)
 
     def guide(self, userid: str) -> Optional[Guide]:
@@ -108,15 +122,40 @@ def load_roster(path: Path = ROSTER_FILE) -> Roster:
         raise ValueError(f"{path}: a guide userid is listed twice")
     return Roster(timezone=str(raw.get("timezone") or "Asia/Shanghai"),
                   reply_timeout_min=float(raw.get("reply_timeout_min", 5)),
-                  bind_first_guide=bool(raw.get("bind_first_guide", True)), guides=tuple(guides))
+                  bind_first_guide=bool(raw.get("bind_first_guide", True)),
+                  idle_timeout_min=float(raw.get("idle_timeout_min", 30)), guides=tuple(guides))
 
 
-# KEYS: load, queue, queue seq, the customer's open request, request seq.
-# ARGV: customer, now, bound guide ('' none), customer's group ('' none), key prefix,
-#       then (userid, capacity, group) of every guide on duty, in roster order.
-# Returns {verdict, request id, guide, position}: verdict assigned / queued / existing.
+_loaded: Dict[Tuple[str, float], Roster] = {}
+
+
+def roster_file() -> Path:
+    """HANDOFF_ROSTER_FILE, else data/handoff/guides.yml (tests and demos bring their own guides)."""
+    return Path(os.environ.get("HANDOFF_ROSTER_FILE", "").strip() or ROSTER_FILE)
+
+
+def current_roster(path: Optional[Path] = None) -> Roster:
+    """The roster as the file says now (ops edit it without a restart), parsed once per change."""
+    path = path or roster_file()
+    stamp = (str(path), path.stat().st_mtime)
+    if stamp not in _loaded:
+        _loaded.clear()
+        _loaded[stamp] = load_roster(path)
+    return _loaded[stamp]
+
+
+# KEYS: load, queue, queue seq, the customer's open request, request seq, outbox,
+#       held (by sender), the customer's profile (its `guide` field is the 锁客 binding).
+# ARGV: customer, now (ISO), now (epoch s), key prefix, sender, channel, reason, context,
+#       bind first guide ('1' or ''), reply deadline (epoch s), customer's group ('' none),
+#       bound guide override ('' = the profile's), then (userid, capacity, group) of every
+#       guide on duty, in roster order.
+# Returns {verdict, request id, guide, position, status}: verdict assigned / queued / existing.
 _REQUEST = LuaScript("""
-local cid, now, bound, group, prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local cid, now, epoch, prefix = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local sender, channel, reason, context, bind_first = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local deadline, group, bound = ARGV[10], ARGV[11], ARGV[12]
+if bound == '' then bound = redis.call('HGET', KEYS[8], 'guide') or '' end
 local open = redis.call('GET', KEYS[4])
 if open then
   local req = prefix .. 'req:' .. open
@@ -125,7 +164,7 @@ if open then
   return {'existing', open, guide or '', rank and (rank + 1) or 0, status or ''}
 end
 local best, best_load, best_rank = nil, nil, 9
-for i = 6, #ARGV, 3 do
+for i = 13, #ARGV, 3 do
   local guide, capacity, guide_group = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   local load = tonumber(redis.call('HGET', KEYS[1], guide) or '0')
   if load < capacity then
@@ -138,39 +177,63 @@ for i = 6, #ARGV, 3 do
 end
 local id = tostring(redis.call('INCR', KEYS[5]))
 local req = prefix .. 'req:' .. id
+local arrival = redis.call('INCR', KEYS[3])
 redis.call('SET', KEYS[4], id)
+redis.call('HSET', req, 'customer', cid, 'sender', sender, 'channel', channel, 'reason', reason,
+           'context', context, 'group', group, 'arrival', arrival, 'requested_at', now)
 if best then
   redis.call('HINCRBY', KEYS[1], best, 1)
-  redis.call('HSET', req, 'customer', cid, 'status', 'assigned', 'guide', best, 'requested_at', now, 'assigned_at', now)
+  redis.call('HSET', req, 'status', 'assigned', 'guide', best, 'assigned_at', now)
+  if sender ~= '' then redis.call('SET', KEYS[7], id) end
+  if bind_first == '1' and bound == '' then redis.call('HSETNX', KEYS[8], 'guide', best) end
+  redis.call('ZADD', KEYS[6], epoch, 'notify:' .. id)
+  redis.call('ZADD', prefix .. 'timers', deadline, 'reply:' .. id)
   return {'assigned', id, best, 0, 'assigned'}
 end
-redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), id)
-redis.call('HSET', req, 'customer', cid, 'status', 'queued', 'requested_at', now)
+redis.call('ZADD', KEYS[2], arrival, id)
+redis.call('HSET', req, 'status', 'queued')
 return {'queued', id, '', redis.call('ZRANK', KEYS[2], id) + 1, 'queued'}
 """)
 
-# KEYS: load, queue. ARGV: guide, capacity, now, key prefix, freed request id ('' none).
-# Ends the freed request (its guide's slot comes back), then gives the guide the oldest
-# waiting requests while it has room. Returns the request ids it took.
+# KEYS: load, queue, outbox. ARGV: guide, capacity, now (ISO), key prefix, freed request id
+# ('' none), now (epoch s), reply deadline (epoch s), outcome of the freed request, bind first ('1'/''),
+# customer key prefix (the profile's `guide` field binds).
+# Ends the freed request (its guide's slot comes back, the bot resumes), then gives the
+# guide the oldest waiting requests they have not passed on, while they have room.
+# Returns the request ids it took.
 _FREE_AND_OFFER = LuaScript("""
 local guide, capacity, now, prefix, freed = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+local epoch, deadline, outcome, bind_first, profile_prefix = tonumber(ARGV[6]), ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 if freed ~= '' then
   local req = prefix .. 'req:' .. freed
-  local status, holder, cid = unpack(redis.call('HMGET', req, 'status', 'guide', 'customer'))
+  local status, holder, cid, sender = unpack(redis.call('HMGET', req, 'status', 'guide', 'customer', 'sender'))
   if status == 'assigned' and holder == guide then
     redis.call('HINCRBY', KEYS[1], guide, -1)
-    redis.call('HSET', req, 'status', 'ended', 'ended_at', now)
+    redis.call('HSET', req, 'status', 'ended', 'ended_at', now, 'outcome', outcome)
     if redis.call('GET', prefix .. 'open:' .. cid) == freed then redis.call('DEL', prefix .. 'open:' .. cid) end
+    if sender and sender ~= '' and redis.call('GET', prefix .. 'held:' .. sender) == freed then
+      redis.call('DEL', prefix .. 'held:' .. sender)
+    end
+    redis.call('ZREM', prefix .. 'timers', 'reply:' .. freed, 'idle:' .. freed)
+    redis.call('ZADD', KEYS[3], epoch, 'resume:' .. freed)
   end
 end
 local taken = {}
-while tonumber(redis.call('HGET', KEYS[1], guide) or '0') < capacity do
-  local head = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
-  if not head then break end
-  redis.call('ZREM', KEYS[2], head)
-  redis.call('HINCRBY', KEYS[1], guide, 1)
-  redis.call('HSET', prefix .. 'req:' .. head, 'status', 'assigned', 'guide', guide, 'assigned_at', now)
-  taken[#taken + 1] = head
+local waiting = redis.call('ZRANGE', KEYS[2], 0, 199)
+for _, head in ipairs(waiting) do
+  if tonumber(redis.call('HGET', KEYS[1], guide) or '0') >= capacity then break end
+  local req = prefix .. 'req:' .. head
+  if redis.call('HGET', req, 'passed_by') ~= guide then
+    redis.call('ZREM', KEYS[2], head)
+    redis.call('HINCRBY', KEYS[1], guide, 1)
+    redis.call('HSET', req, 'status', 'assigned', 'guide', guide, 'assigned_at', now)
+    local cid, sender = unpack(redis.call('HMGET', req, 'customer', 'sender'))
+    if sender and sender ~= '' then redis.call('SET', prefix .. 'held:' .. sender, head) end
+    if bind_first == '1' and cid then redis.call('HSETNX', profile_prefix .. cid .. ':profile', 'guide', guide) end
+    redis.call('ZADD', KEYS[3], epoch, 'notify:' .. head)
+    redis.call('ZADD', prefix .. 'timers', deadline, 'reply:' .. head)
+    taken[#taken + 1] = head
+  end
 end
 return taken
 """)
@@ -189,20 +252,40 @@ def _on_duty_args(guides: Sequence[Guide]) -> List[Any]:
     return [v for g in guides for v in (g.userid, g.capacity, g.group)]
 
 
+def _epoch(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+def reply_deadline(roster: Roster, now: datetime) -> float:
+    return _epoch(now) + roster.reply_timeout_min * 60
+
+
 async def request(redis: Any, roster: Roster, cid: str, now: datetime, bound_guide: str = "",
-                  group: str = "") -> Routed:
-    """Route a customer's request for a human (or find the one they already have open)."""
-    found = await _REQUEST(redis, [LOAD, QUEUE, QUEUE_SEQ, open_key(cid), REQUEST_SEQ],
-                           [cid, now.isoformat(), bound_guide, group, PREFIX, *_on_duty_args(roster.on_duty(now))])
+                  group: str = "", sender: str = "", channel: str = "", reason: str = "",
+                  context: str = "") -> Routed:
+    """Route a customer's request for a human (or find the one they already have open).
+    `bound_guide` overrides the profile's binding (tests); `context` is what the guide's
+    notification shows about the customer (name, tags), written by the caller."""
+    found = await _REQUEST(
+        redis, [LOAD, QUEUE, QUEUE_SEQ, open_key(cid), REQUEST_SEQ, OUTBOX, held_key(sender), profile_key(cid)],
+        [cid, now.isoformat(), _epoch(now), PREFIX, sender, channel, reason, context,
+         "1" if roster.bind_first_guide else "", reply_deadline(roster, now), group, bound_guide,
+         *_on_duty_args(roster.on_duty(now))])
     verdict, request_id, guide, position, status = (_text(v) for v in found)
     return Routed(verdict, request_id, guide, int(position), status)
 
 
-async def free_and_offer(redis: Any, roster: Roster, guide: Guide, now: datetime, freed_request: str = "") -> List[str]:
+async def free_and_offer(redis: Any, roster: Roster, guide: Guide, now: datetime, freed_request: str = "",
+                         outcome: str = "ended") -> List[str]:
     """A guide ends a conversation (`freed_request`) or comes on duty: their slot is given
-    to the oldest waiting requests, up to capacity (none while off duty)."""
+    to the oldest waiting requests they have not passed on, up to capacity (none while
+    off duty). The ended conversation goes back to the bot (outbox `resume:`), each taken
+    one to the guide (outbox `notify:`)."""
     capacity = guide.capacity if guide in roster.on_duty(now) else 0
-    taken = await _FREE_AND_OFFER(redis, [LOAD, QUEUE], [guide.userid, capacity, now.isoformat(), PREFIX, freed_request])
+    taken = await _FREE_AND_OFFER(
+        redis, [LOAD, QUEUE, OUTBOX],
+        [guide.userid, capacity, now.isoformat(), PREFIX, freed_request, _epoch(now), reply_deadline(roster, now),
+         outcome, "1" if roster.bind_first_guide else "", CUSTOMER_PREFIX])
     return [_text(t) for t in taken]
 
 

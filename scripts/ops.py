@@ -10,6 +10,9 @@
                                   parked on an empty pool are queued again
   alerts [--count N]              newest ops alerts first (stream ops:alerts: e.g. an empty
                                   coupon pool), and how many rewards wait in the grant outbox
+  handoffs [--hours H]            handoffs to guides: waiting now, median / p90 time to a guide's
+                                  first reply, abandoned requests, per guide (last H hours; all by default)
+  complaints [--count N] [--full] newest complaints first (texts masked unless --full)
   erase KEY [--dry-run]           delete one customer's data everywhere (profile, tags,
                                   coupons, claims, check-in/lottery state, inbox rows,
                                   Rasa trackers); reports counts per kind (see
@@ -23,6 +26,7 @@ import argparse
 import asyncio
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -31,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from actions.services import coupons, customers, erasure, lottery, prizes, store, tag_import, tags  # noqa: E402
 from actions.services.catalog import catalog  # noqa: E402
 from actions.services.clock import utc_now  # noqa: E402
-from common.privacy import mask_address, mask_phone  # noqa: E402
+from common import handoff_routing, handoff_stats  # noqa: E402
+from common.privacy import mask_address, mask_phone, mask_text  # noqa: E402
 
 
 def out(data: Any) -> None:
@@ -112,6 +117,19 @@ async def cmd_alerts(client, args) -> int:
     return 0
 
 
+async def cmd_handoffs(client, args) -> int:
+    since = utc_now() - timedelta(hours=args.hours) if args.hours else None
+    out(await handoff_stats.service_levels(client, since))
+    return 0
+
+
+async def cmd_complaints(client, args) -> int:
+    entries = await client.xrevrange(handoff_routing.COMPLAINTS, count=args.count)
+    out({"complaints": [{"id": entry_id, **fields, "text": fields.get("text", "") if args.full
+                         else mask_text(fields.get("text", ""))} for entry_id, fields in entries]})
+    return 0
+
+
 async def cmd_erase(client, args) -> int:
     cid = await find_customer(client, args.key)
     if not cid:
@@ -131,6 +149,9 @@ def main(argv=None) -> int:
     p.set_defaults(run=cmd_campaign)
     p = sub.add_parser("coupons-load"); p.add_argument("type"); p.add_argument("file"); p.set_defaults(run=cmd_coupons_load)
     p = sub.add_parser("alerts"); p.add_argument("--count", type=int, default=50); p.set_defaults(run=cmd_alerts)
+    p = sub.add_parser("handoffs"); p.add_argument("--hours", type=float, default=0); p.set_defaults(run=cmd_handoffs)
+    p = sub.add_parser("complaints"); p.add_argument("--count", type=int, default=50)
+    p.add_argument("--full", action="store_true"); p.set_defaults(run=cmd_complaints)
     p = sub.add_parser("erase"); p.add_argument("key"); p.add_argument("--dry-run", action="store_true")
     p.set_defaults(run=cmd_erase)
     args = parser.parse_args(argv)

@@ -26,6 +26,7 @@ from actions.faq.index import Hit
 from actions.faq.matcher import ANSWER, NONE, SUGGEST, Decision, decide, get_matcher
 from actions.faq.settings import load_settings
 from actions.faq.titles import title
+from actions.handoff import BOT_FAILED, failed_last_time, hand_off
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,9 @@ class ActionFaqFallback(CustomerAction):
             )
             await inbox.record(ctx.redis, entry, vector, settings)
 
+        answered = decision.kind in (ANSWER, SUGGEST) and bool(decision.key or decision.hits)
+        if not answered and failed_last_time(tracker):
+            return await hand_off(dispatcher, tracker, ctx, BOT_FAILED)  # twice "I don't know": a guide takes it
         if out_of_scope:
             dispatcher.utter_message(response="utter_out_of_scope")
         elif decision.kind == ANSWER and decision.key:

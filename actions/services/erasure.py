@@ -34,7 +34,7 @@ import redis.asyncio as aioredis
 from actions import outbox
 from actions.services import coupons, prizes
 from actions.services.store import PREFIX, TAG
-from common import handoff_routing, inbox_store
+from common import handoff_routing, handoff_session, inbox_store, web_mailbox
 
 TRACKER_PREFIX = "rasa:tracker:"
 LOCK_PREFIX = "rasa:lock:"
@@ -179,10 +179,22 @@ async def plan(client: aioredis.Redis, cid: str) -> Plan:
             if held.get("status") == "assigned" and held.get("guide"):
                 await c.hincrby(handoff_routing.LOAD, held["guide"], -1)  # the guide's slot comes back
             await c.zrem(handoff_routing.QUEUE, request_id)
-            await c.delete(key)
+            # what is still owed because of it (relays, notices) and its clocks go with it
+            owed = [m for m in await c.zrange(handoff_routing.OUTBOX, 0, -1) if m.split(":")[1:2] == [request_id]]
+            if owed:
+                await c.zrem(handoff_routing.OUTBOX, *owed)
+            await c.zrem(handoff_routing.TIMERS, f"reply:{request_id}", f"idle:{request_id}")
+            if held.get("sender") and await c.get(handoff_routing.held_key(held["sender"])) == request_id:
+                await c.delete(handoff_routing.held_key(held["sender"]))
+            await c.delete(key, handoff_session.messages_key(request_id))
         result.add("handoff_requests", 1, drop_request)
     if await client.exists(handoff_routing.open_key(cid)):
         result.add("handoff_open", 1, _delete([handoff_routing.open_key(cid)]))
+    mailboxes = [k for s in senders if s.startswith("web:") for k in (web_mailbox.key(s[4:]),)
+                 if await client.exists(k)]
+    result.add("web_mailboxes", len(mailboxes), _delete(mailboxes))
+    complaints = [i for i, f in await client.xrange(handoff_routing.COMPLAINTS) if f.get("customer") == cid]
+    result.add("complaints", len(complaints), lambda c, ids=complaints: c.xdel(handoff_routing.COMPLAINTS, *ids))
     # acknowledged 公众号 callbacks not yet answered (bot/wechat/acked.py): they hold the text
     for pending in await _scan(client, "wx:acked:*"):
         theirs = [m for m in await client.zrange(pending, 0, -1)

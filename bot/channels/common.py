@@ -16,6 +16,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, U
 from bot.action_guard import deliver_late_results
 from bot.channels import options
 from bot.flood import Verdict, sender_limiter
+from bot.handoff.gate import relay_if_held
 from bot.input_guard import guard
 from bot.persona import system_text
 from common.privacy import mask_id
@@ -43,6 +44,8 @@ async def handle_user_text(
     message_id: the channel's own id of the message (stable across WeChat
     retries and takeovers), so actions' idempotency keys repeat no effect."""
     if not await flood_gate(output_channel, sender_id, input_channel):
+        return True
+    if await held_by_guide(sender_id, text or ""):
         return True
     metadata = dict(metadata or {})
     message_text = await _selected_option(input_channel, sender_id, text, menu_id)
@@ -83,6 +86,16 @@ async def flood_gate(output_channel: OutputChannel, sender_id: str, input_channe
         logger.warning("Flood limit: %s on %s throttled.", mask_id(sender_id), input_channel)
         await output_channel.send_text_message(sender_id, system_text("throttled"))
     return False
+
+
+async def held_by_guide(sender_id: str, text: str) -> bool:
+    """True when a guide holds the conversation and got the message (bot.handoff.gate).
+    If the check itself fails the message goes to Rasa: an answer beats silence."""
+    try:
+        return await relay_if_held(get_redis(), sender_id, text)
+    except Exception as error:
+        logger.warning("Handoff check for %s failed (%s); the bot answers.", mask_id(sender_id), type(error).__name__)
+        return False
 
 
 # Options are a convenience: a Redis hiccup must never lose the message.

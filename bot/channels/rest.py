@@ -31,6 +31,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels.common import handle_user_text
 from bot.input_guard import decode_body
+from bot.handoff import worker as handoff_worker
 from common import sender as senders
 from common.privacy import mask_id
 
@@ -68,6 +69,8 @@ class GuardedRestInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("guarded_rest_webhook", __name__)
+
+        handoff_worker.attach(webhook)  # the handoff outbox goes out from every Rasa process
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -41,6 +41,7 @@ from bot.wechat.settings import (dedup_ttl_s, max_body_bytes, passive_budget_s, 
 from bot.wechat.turn import direct_reply, run_turn
 from bot.wechat.undeliverable import record_undeliverable
 from bot.wechat.xmlmsg import BadXml, parse_xml, text_reply_xml
+from bot.handoff import worker as handoff_worker
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +177,8 @@ class WeChatMPInput(InputChannel):
             except BadXml as error:
                 return glue.bad_request(CHANNEL, str(error))
             return await self._dispatch(on_new_message, message, params, encrypted)
+
+        handoff_worker.attach(hook)  # the handoff outbox goes out from every Rasa process
 
         @hook.listener("after_server_start")
         async def start_recovery(*_: Any) -> None:

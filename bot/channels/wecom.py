@@ -8,12 +8,14 @@ may take longer, and ordering across parts is simpler with one path).
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from typing import Any, Dict, Optional, Text
 
 from sanic.response import HTTPResponse
 
 from common import sender
 from common.privacy import mask_id
+from bot.handoff import guide_commands
 from bot.wechat import dedup, glue, texts
 from bot.wechat.api import ApiError, HttpJson, WeComAppClient
 from bot.wechat.creds import missing, pick
@@ -78,6 +80,13 @@ class WeComInput(WeComCallbackChannel):
         redis = get_redis()
         try:
             async with dedup.leased(redis, key):
+                command = await guide_commands.handle(redis, userid, str(message.get("Content") or ""),
+                                                      datetime.now(timezone.utc)) \
+                    if str(message.get("MsgType")) == "text" else None
+                if command is not None:  # `#12 …`: about a conversation the guide holds, not for the bot
+                    if command:
+                        await self._client().send_text(userid, command)
+                    return
                 if str(message.get("MsgType")) == "text":
                     meta = {"role": "guide", "agent_id": str(message.get("AgentID") or ""), "msg_type": "text"}
                     reply = await run_turn(on_new_message, CHANNEL, sender_id, str(message.get("Content") or ""),

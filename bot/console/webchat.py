@@ -26,7 +26,10 @@ from sanic.response import HTTPResponse
 from bot.console.limits import IpLimiter, caps_from_env, client_ip, mask_ip, trusted_proxies
 from bot.console.rasa_client import RasaUnavailable
 from bot.console.web_session import COOKIE_NAME, CSRF_HEADER, WebSessions
+from common import web_mailbox
 from bot.persona import system_text
+from bot.redis_conn import get_redis
+from common import sender as senders
 from common.privacy import mask_id
 
 logger = logging.getLogger(__name__)
@@ -187,5 +190,21 @@ def webchat_blueprint(sessions: Optional[WebSessions] = None, limiter: Optional[
             {"messages": [bot_message(m) for m in messages], "degraded": False},
             headers=API_HEADERS, ensure_ascii=False,
         )
+
+    @bp.post("/api/chat/mailbox")
+    async def mailbox(request: Request) -> HTTPResponse:
+        """What a guide said to this visitor since the page last asked (common.web_mailbox)."""
+        session_id = session_of(request)
+        if session_id is None:
+            return forbidden("no valid web chat session: GET /api/session first", ip_of(request))
+        if not sessions.csrf_ok(session_id, request.headers.get(CSRF_HEADER)):
+            return forbidden(f"missing or wrong {CSRF_HEADER} header", ip_of(request))
+        _, native = senders.split(sessions.rasa_sender(session_id))
+        try:
+            waiting = await web_mailbox.collect(get_redis(), native)
+        except Exception as error:  # the next poll tries again; nothing was taken
+            logger.warning("Web chat: mailbox unreadable (%s).", type(error).__name__)
+            waiting = []
+        return response.json({"messages": [bot_message(m) for m in waiting]}, headers=API_HEADERS, ensure_ascii=False)
 
     return bp

@@ -10,7 +10,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot.channels.common import flood_gate, handle_user_text
+from bot.channels.common import flood_gate, handle_user_text, held_by_guide
 from bot.wechat.outgoing import Reply, build_reply
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
@@ -26,10 +26,16 @@ async def run_turn(
     return build_reply(collector.messages)
 
 
+NOT_TEXT = "[顾客发了一条非文字消息（图片、语音等），这里暂时看不到内容]"
+
+
 async def direct_reply(channel: str, sender_id: str, text: str) -> Reply:
     """A fixed persona text (image, location… acks) that does not go to Rasa but
-    still counts against the sender's flood limit."""
+    still counts against the sender's flood limit; while a guide holds the
+    conversation the guide is told instead and the persona says nothing."""
     collector = CollectingOutputChannel()
     if await flood_gate(collector, sender_id, channel):
+        if await held_by_guide(sender_id, NOT_TEXT):
+            return Reply()
         return Reply(text)
     return build_reply(collector.messages)

@@ -24,6 +24,7 @@ from bot.wechat.ip_gate import ip_refusal
 from bot.wechat.nonce import check_nonce
 from bot.wechat.settings import max_body_bytes
 from bot.wechat.xmlmsg import BadXml, parse_xml
+from bot.handoff import worker as handoff_worker
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
@@ -43,6 +44,8 @@ class WeComCallbackChannel(InputChannel, metaclass=ABCMeta):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         channel = self.name()
         hook = Blueprint(f"{channel}_webhook_{id(self)}", __name__)
+
+        handoff_worker.attach(hook)  # the handoff outbox goes out from every Rasa process
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -14,7 +14,7 @@ from actions.faq.settings import load_settings
 from actions.services import checkin, coupons, customers, lottery, prizes, store, tags
 from actions.services.catalog import catalog
 from actions.services.clock import utc_now
-from common import handoff_routing, inbox_store
+from common import handoff_routing, handoff_session, inbox_store
 from common.key_tags import MARKETING as TAG
 
 _spec = importlib.util.spec_from_file_location("ops", Path(__file__).resolve().parents[2] / "scripts" / "ops.py")
@@ -55,7 +55,10 @@ async def _seed(client, openid: str, unionid: str, text: str, phone: str) -> str
     await client.rpush(f"late:{sender}", json.dumps({"text": text}))
     # a request for a human guide, assigned (common/handoff_routing.py)
     monday_10 = datetime(2026, 11, 30, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-    await handoff_routing.request(client, handoff_routing.load_roster(), cid, monday_10, bound_guide="guide-lin")
+    roster = handoff_routing.load_roster()
+    routed = await handoff_routing.request(client, roster, cid, monday_10, bound_guide="guide-lin", sender=sender)
+    await handoff_session.append(client, roster, routed.request_id, handoff_session.CUSTOMER, text, monday_10)
+    await client.xadd(handoff_routing.COMPLAINTS, {"customer": cid, "text": text})
     # a 公众号 callback acknowledged, its answer not yet out (bot/wechat/acked.py): it holds the text
     job = {"openid": openid, "text": text, "direct": None, "metadata": {"openid": openid}}
     await client.zadd("wx:acked:wechat_mp", {json.dumps({"key": f"wx:dedup:wechat_mp:msg:{openid}", "job": job},
@@ -116,7 +119,8 @@ def test_erase_removes_one_customer_everywhere_and_leaves_the_other(redis_server
     assert removed == dry["removed"]
     for kind in ("identities", "claims", "customer_keys", "checkin_keys", "lottery_keys", "trackers",
                  "option_menus", "dedup_keys", "channel_caches", "inbox_messages", "inbox_samples", "issued_code_links",
-                 "idempotency_keys", "reward_grants", "unanswered_callbacks", "handoff_requests", "handoff_open"):
+                 "idempotency_keys", "reward_grants", "unanswered_callbacks", "handoff_requests", "handoff_open",
+                 "complaints"):
         assert removed.get(kind, 0) >= 1, kind
     assert removed["trackers"] == 2  # namespaced and legacy
 

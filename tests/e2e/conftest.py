@@ -34,6 +34,9 @@ class WeChatSetup:
     corp_id: str = "ww" + secrets.token_hex(8)
     kf_token: str = secrets.token_hex(8)
     kf_aes_key: str = base64.b64encode(os.urandom(32)).decode()[:-1]
+    app_agent_id: str = "1000002"
+    app_token: str = secrets.token_hex(8)
+    app_aes_key: str = base64.b64encode(os.urandom(32)).decode()[:-1]
 
     def env(self) -> Dict[str, str]:
         return {
@@ -42,7 +45,21 @@ class WeChatSetup:
             "WECHAT_MP_TOKEN": self.mp_token, "WECHAT_MP_AES_KEY": self.mp_aes_key,
             "WECOM_CORP_ID": self.corp_id, "WECOM_KF_SECRET": "kf-secret",
             "WECOM_KF_TOKEN": self.kf_token, "WECOM_KF_AES_KEY": self.kf_aes_key,
+            "WECOM_AGENT_ID": self.app_agent_id, "WECOM_SECRET": "app-secret",
+            "WECOM_TOKEN": self.app_token, "WECOM_AES_KEY": self.app_aes_key,
         }
+
+
+# Guides on duty around the clock (tests run at any hour), roomy enough for the whole
+# suite, slow timers: the handoff tests decide when a conversation ends.
+TEST_ROSTER = """timezone: Asia/Shanghai
+reply_timeout_min: 120
+idle_timeout_min: 120
+bind_first_guide: true
+guides:
+  - {userid: guide-e2e-lin, name: 林导购, group: shanghai, capacity: 40, hours: {mon-sun: "00:00-24:00"}}
+  - {userid: guide-e2e-chen, name: 陈导购, group: shanghai, capacity: 40, hours: {mon-sun: "00:00-24:00"}}
+"""
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +76,8 @@ def wechat(tmp_path_factory) -> Iterator[WeChatSetup]:
 
 @pytest.fixture(scope="session")
 def stack(model_path, wechat, tmp_path_factory) -> Iterator[Stack]:
+    roster = tmp_path_factory.mktemp("handoff") / "guides.yml"
+    roster.write_text(TEST_ROSTER, encoding="utf-8")
     running = Stack(
         model=model_path,
         rasa_port=free_port(),
@@ -67,7 +86,7 @@ def stack(model_path, wechat, tmp_path_factory) -> Iterator[Stack]:
         rasa_token=secrets.token_hex(8),
         run_dir=tmp_path_factory.mktemp("stack"),
         persona="qiqi",
-        extra_env=wechat.env(),
+        extra_env={**wechat.env(), "HANDOFF_ROSTER_FILE": str(roster)},
     )
     yield from started(running, redis_port=free_port())
 

@@ -31,7 +31,7 @@ def test_a_typod_check_in_checks_in(chat):
 
 def test_a_cantonese_request_for_a_human_is_a_handoff(chat):
     reply = chat.texts("唔该揾个真人同我倾下")
-    assert "真人导购" in reply
+    assert "导购" in reply and ("请到" in reply or "排第" in reply)
 
 
 @pytest.mark.parametrize("question", ["嗯那个你们公司招不招兼职导购啊", "宝宝湿疹反反复复该去医院吗"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 from pathlib import Path
 from typing import Iterator, List
@@ -17,6 +18,8 @@ from playwright.sync_api import Browser, Page, Request, Route, expect, sync_play
 
 from bot.redis_server import free_port
 from bot.stack import RASA_PY, Service
+from tests.channels.helpers import StandIn, wait_for
+from tests.e2e.guides import guide_app, guide_named_in, guide_says, notice_about, request_id_of
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -105,7 +108,7 @@ def test_typing_indicator_while_waiting(page: Page):
     expect(page.locator(".row.typing")).to_have_count(0)
 
 
-def test_buttons_show_as_numbered_options_that_can_be_clicked_or_typed(page: Page):
+def test_buttons_show_as_numbered_options_and_a_click_sends_the_title(page: Page):
     sent = chat_requests(page)
     send(page, "你好")
     send(page, "我要投诉，太差了")
@@ -118,17 +121,46 @@ def test_buttons_show_as_numbered_options_that_can_be_clicked_or_typed(page: Pag
     option.click()
     expect(page.locator(".row.user .text").last).to_have_text("转人工")
     expect(bot_bubbles(page)).not_to_have_count(before, timeout=BOT_REPLY_TIMEOUT_MS)
-    expect(bot_bubbles(page).last).to_contain_text("真人导购")
+    expect(bot_bubbles(page).last).to_contain_text("导购")
+    expect(bot_bubbles(page).last).to_contain_text("请到")
     assert sent[-1] == {"message": "转人工"}
 
-    # Typing the number sends "1" as typed; only the server's option mapping makes it 转人工.
+
+def test_a_typed_option_number_is_mapped_by_the_server(page: Page):
+    sent = chat_requests(page)
     send(page, "我要投诉，太差了")
     expect(bot_bubbles(page).last.locator(".option").first).to_have_text("1. 转人工")
     send(page, "1")
     expect(page.locator(".row.user .text").last).to_have_text("1")
-    expect(bot_bubbles(page).last).to_contain_text("真人导购")
+    expect(bot_bubbles(page).last).to_contain_text("请到")
     assert sent[-1] == {"message": "1"}
     assert all(set(body) == {"message"} for body in sent), "the page never sends a sender id"
+
+
+def test_a_guide_takes_over_the_web_chat_and_hands_it_back(page: Page, stack, wechat):
+    stand_in = StandIn(wechat.api_base)
+    app = guide_app(stack, wechat)
+    marker = "网页访客" + secrets.token_hex(3)
+    send(page, marker)
+    send(page, "转人工")
+    guide = guide_named_in(bot_bubbles(page).last.inner_text())
+    assert guide, bot_bubbles(page).last.inner_text()
+    request_id = request_id_of(notice_about(stand_in, guide, marker))
+
+    # While the guide holds it, what the visitor types reaches the guide and the bot stays quiet.
+    page.locator("#input").fill("请问能开发票吗")
+    page.locator("#input").press("Enter")
+    assert wait_for(lambda: [n for n in to_guide(stand_in, guide) if "请问能开发票吗" in n], timeout_s=30)
+    bubbles = bot_bubbles(page).count()
+
+    guide_says(app, wechat, guide, f"#{request_id} 可以的，我发您开票链接")
+    expect(bot_bubbles(page).last).to_contain_text("可以的，我发您开票链接", timeout=BOT_REPLY_TIMEOUT_MS)
+    assert bot_bubbles(page).count() == bubbles + 1  # the guide's message, nothing from the bot
+
+    guide_says(app, wechat, guide, f"#{request_id} 结束")
+    expect(bot_bubbles(page).last).to_contain_text("七七回来啦", timeout=BOT_REPLY_TIMEOUT_MS)
+    send(page, "你好")
+    expect(bot_bubbles(page).last).to_contain_text("七七")
 
 
 def test_the_session_cookie_is_httponly_and_not_in_local_storage(page: Page):

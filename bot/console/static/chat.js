@@ -222,6 +222,31 @@
   input.addEventListener("input", resize);
   sendButton.addEventListener("click", submitInput);
 
+  // --- what a guide says while they hold the conversation (no push channel: the page asks) ---
+
+  var MAILBOX_EVERY_MS = 3000;
+
+  function collectMailbox() {
+    if (!session.csrf) return Promise.resolve();
+    return fetch("/api/chat/mailbox", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRF-Token": session.csrf }
+    })
+      .then(function (response) { return response.ok ? response.json() : { messages: [] }; })
+      .then(function (data) {
+        (Array.isArray(data.messages) ? data.messages : []).forEach(function (m) {
+          addBubble("bot", m, Date.now(), true);
+        });
+      })
+      .catch(function () {});
+  }
+
+  function pollMailbox() {
+    queue = queue.then(collectMailbox);  // after any reply being awaited: messages stay in order
+    setTimeout(pollMailbox, MAILBOX_EVERY_MS);
+  }
+
   // --- start: replay the local history, or greet with the persona's intro ---
 
   function start(hasSession) {
@@ -235,6 +260,7 @@
       addBubble("bot", { text: persona.self_intro }, Date.now(), true);
     }
     app.classList.add("ready");
+    if (hasSession) setTimeout(pollMailbox, MAILBOX_EVERY_MS);
   }
 
   var profile = fetch("/api/persona")

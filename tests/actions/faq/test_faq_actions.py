@@ -89,6 +89,18 @@ async def test_no_match_is_honest_and_lands_in_the_inbox(redis, installed_matche
     assert sample["outcome"] == "none" and sample["customer"]  # the resolved customer id
 
 
+async def test_a_second_no_match_in_a_row_hands_the_customer_to_a_guide(redis, installed_matcher, fake_clock):
+    first = fallback_tracker("帮我订一张去成都的机票", sender="wechat_mp:openid-dan")
+    second = fallback_tracker("那帮我订酒店", sender="wechat_mp:openid-dan")
+    second.events[:0] = first.events + [
+        {"event": "bot", "text": "答不上", "metadata": {"utter_action": "utter_faq_no_match"}}]
+    dispatcher = CollectingDispatcher()
+    events = await ActionFaqFallback().run(dispatcher, second, {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_handoff_assigned"]
+    assert [e["event"] for e in events] == ["pause"]
+    assert len((await inbox_store.list_groups(redis))["groups"]) == 1  # still recorded for ops
+
+
 async def test_out_of_scope_gets_no_faq_guess_but_lands_in_the_inbox(redis, installed_matcher, monkeypatch):
     messages, _ = await run_fallback("推荐一部好看的电影", {"FAQ_SUGGEST_THRESHOLD": "-1"}, monkeypatch,
                                      intent="out_of_scope")

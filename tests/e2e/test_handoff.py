@@ -1,0 +1,83 @@
+"""Handoff to a guide end to end on the real stack: a 公众号 customer asks for a human,
+the guide is told in the WeCom app with context, the customer's messages reach the guide
+and get no bot reply, the guide's `#<id>` reply reaches the customer through 客服消息,
+and after `#<id> 结束` the persona is back and answers again."""
+from __future__ import annotations
+
+import secrets
+from typing import List
+
+import pytest
+
+from bot.stand_in.simulator import WeChatSimulator
+from tests.channels.helpers import StandIn, wait_for
+from tests.e2e.guides import guide_app, guide_named_in, guide_says, notice_about, request_id_of, to_guide
+
+
+@pytest.fixture
+def stand_in(wechat) -> StandIn:
+    return StandIn(wechat.api_base)
+
+
+@pytest.fixture
+def customer(stack, wechat) -> WeChatSimulator:
+    return WeChatSimulator(f"{stack.rasa_url}/webhooks/wechat_mp/webhook", wechat.mp_token, wechat.mp_aes_key,
+                           wechat.mp_appid, "safe")
+
+
+def custom_sent(stand_in: StandIn, openid: str) -> List[str]:
+    return [b["text"]["content"] for b in stand_in.sent("/cgi-bin/message/custom/send") if b.get("touser") == openid]
+
+
+def answer_to(customer: WeChatSimulator, stand_in: StandIn, openid: str, text: str) -> str:
+    """What the customer saw in reply: the passive reply, or what 客服消息 delivered."""
+    before = len(custom_sent(stand_in, openid))
+    delivery = customer.deliver(customer.text(openid, text))
+    assert delivery.acknowledged
+    if delivery.reply:
+        return delivery.reply["Content"]
+    return "\n".join(wait_for(lambda: custom_sent(stand_in, openid)[before:], timeout_s=30))
+
+
+def test_a_customer_is_handed_to_a_guide_who_replies_and_hands_back(stack, wechat, stand_in, customer):
+    app = guide_app(stack, wechat)
+    openid = "oHandoff" + secrets.token_hex(4)
+    marker = "有人吗" + secrets.token_hex(2)
+    assert answer_to(customer, stand_in, openid, marker)
+
+    promised = answer_to(customer, stand_in, openid, "转人工")
+    guide = guide_named_in(promised)
+    assert guide and "分钟" in promised, promised  # who is coming and how soon
+
+    notice = notice_about(stand_in, guide, marker)
+    request_id = request_id_of(notice)
+    assert "顾客要求转人工" in notice and "最近的对话" in notice and "转人工" in notice
+
+    # The customer keeps writing: the guide gets it, the bot says nothing and does nothing.
+    sent_before = len(custom_sent(stand_in, openid))
+    held = customer.deliver(customer.text(openid, "我的快递三天没动了"))
+    assert held.acknowledged and held.reply is None
+    relayed = wait_for(lambda: [n for n in to_guide(stand_in, guide) if "我的快递三天没动了" in n], timeout_s=30)
+    assert relayed and relayed[0].startswith(f"#{request_id} ")
+    assert customer.deliver(customer.text(openid, "/restart")).reply is None  # no way around the guide
+    assert customer.deliver(customer.text(openid, "我要签到")).reply is None
+
+    # The guide answers from the WeCom app; the customer receives it through 客服消息.
+    guide_says(app, wechat, guide, f"#{request_id} 您好，我帮您查一下物流")
+    assert wait_for(lambda: "您好，我帮您查一下物流" in custom_sent(stand_in, openid), timeout_s=30)
+    assert custom_sent(stand_in, openid)[sent_before:] == ["您好，我帮您查一下物流"]  # nothing from the bot
+
+    # Nobody else can speak in it.
+    guide_says(app, wechat, "guide-e2e-other", f"#{request_id} 我来插一句")
+    assert wait_for(lambda: to_guide(stand_in, "guide-e2e-other"), timeout_s=30) == ["你还不在导购名单里，不能接待顾客。"]
+    other = "guide-e2e-chen" if guide == "guide-e2e-lin" else "guide-e2e-lin"
+    guide_says(app, wechat, other, f"#{request_id} 我来插一句")
+    assert wait_for(lambda: [n for n in to_guide(stand_in, other) if f"#{request_id} 不是你正在接待的对话" in n],
+                    timeout_s=30)
+
+    # The guide ends it: the persona is back, and the check-in typed meanwhile never happened.
+    guide_says(app, wechat, guide, f"#{request_id} 结束")
+    back = wait_for(lambda: [t for t in custom_sent(stand_in, openid) if "七七回来啦" in t], timeout_s=30)
+    assert back
+    assert wait_for(lambda: [n for n in to_guide(stand_in, guide) if f"#{request_id} 接待已结束" in n], timeout_s=30)
+    assert "连续签到 1 天" in answer_to(customer, stand_in, openid, "我要签到")
