@@ -39,14 +39,16 @@ class RasaEvents:
                     raise RuntimeError(f"Rasa {method} {url.split('?')[0]}: HTTP {answer.status}")
                 return await answer.json(content_type=None)
 
-    async def append(self, sender_id: str, event: Dict[str, Any]) -> None:
-        await self._call("POST", self._url(sender_id, "/events"), [event])
+    async def append(self, sender_id: str, *events: Dict[str, Any]) -> None:
+        await self._call("POST", self._url(sender_id, "/events"), list(events))
 
     async def pause(self, sender_id: str) -> None:
         await self.append(sender_id, {"event": "pause"})
 
     async def resume(self, sender_id: str) -> None:
-        await self.append(sender_id, {"event": "resume"})
+        # The turn that paused ended without `action_listen` (a paused Rasa predicts nothing more);
+        # without one the policies read the next message as part of that turn.
+        await self.append(sender_id, {"event": "resume"}, {"event": "action", "name": "action_listen"})
 
     async def recent_lines(self, sender_id: str, limit: int = 6) -> List[Dict[str, str]]:
         """The last user/bot texts of the conversation (the bot's part the guide did not see)."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import secrets
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Optional
@@ -162,7 +161,7 @@ class HandoffWorker:
         await self._to_guide(details.get("guide", ""), f"#{request_id} {why}，{load_persona().name}接手了。")
 
     async def _taken_back(self, request_id: str, details: Dict[str, str], guide: str) -> None:
-        minutes = round(self.roster().reply_timeout_min)
+        minutes = max(1, round(self.roster().reply_timeout_min))
         await self._to_guide(guide, f"#{request_id} 超过 {minutes} 分钟没有回复，已交给其他导购。")
         if details.get("status") != "queued":
             return  # already offered to someone else: their notification speaks to the customer
@@ -207,7 +206,7 @@ _started: Dict[int, asyncio.Task] = {}
 def start_once(redis_factory: Callable[[], Any]) -> None:
     """Start this process's loop (each channel's start-up hook calls it; the first one wins)."""
     loop = asyncio.get_running_loop()
-    if id(loop) in _started or tick_interval_s() <= 0 or os.environ.get("HANDOFF_WORKER", "1") == "0":
+    if id(loop) in _started or tick_interval_s() <= 0:
         return
     _started[id(loop)] = loop.create_task(_run_forever(redis_factory))
 

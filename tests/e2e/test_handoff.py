@@ -81,3 +81,49 @@ def test_a_customer_is_handed_to_a_guide_who_replies_and_hands_back(stack, wecha
     assert back
     assert wait_for(lambda: [n for n in to_guide(stand_in, guide) if f"#{request_id} 接待已结束" in n], timeout_s=30)
     assert "连续签到 1 天" in answer_to(customer, stand_in, openid, "我要签到")
+
+
+@pytest.fixture
+def roster_with(stack):
+    """Rewrite the stack's roster for one test (both servers re-read it when it changes)."""
+    from pathlib import Path
+    path = Path(stack.extra_env["HANDOFF_ROSTER_FILE"])
+    original = path.read_text(encoding="utf-8")
+
+    def write(**timers: float) -> None:
+        text = original
+        for name, value in timers.items():
+            text = text.replace(f"{name}: 120", f"{name}: {value}")
+        path.write_text(text, encoding="utf-8")
+    yield write
+    path.write_text(original, encoding="utf-8")
+
+
+def test_a_guide_who_does_not_answer_loses_the_customer_to_another_guide(stack, wechat, stand_in, customer,
+                                                                         roster_with):
+    roster_with(reply_timeout_min=0.05)  # 3 seconds
+    openid = "oSlow" + secrets.token_hex(4)
+    marker = "在吗" + secrets.token_hex(2)
+    answer_to(customer, stand_in, openid, marker)
+    first = guide_named_in(answer_to(customer, stand_in, openid, "转人工"))
+    request_id = request_id_of(notice_about(stand_in, first, marker))
+    second = "guide-e2e-chen" if first == "guide-e2e-lin" else "guide-e2e-lin"
+    # the other guide is told, the silent one learns why, the customer hears who comes now
+    assert notice_about(stand_in, second, marker).startswith(f"【转人工 #{request_id}】")
+    assert wait_for(lambda: [n for n in to_guide(stand_in, first) if f"#{request_id} 超过" in n], timeout_s=30)
+    named = "陈导购" if second == "guide-e2e-chen" else "林导购"
+    assert wait_for(lambda: [t for t in custom_sent(stand_in, openid) if f"{named}来啦" in t], timeout_s=30)
+
+
+def test_a_conversation_nobody_writes_in_goes_back_to_the_persona(stack, wechat, stand_in, customer, roster_with):
+    roster_with(idle_timeout_min=0.05)
+    app = guide_app(stack, wechat)
+    openid = "oIdle" + secrets.token_hex(4)
+    marker = "请问" + secrets.token_hex(2)
+    answer_to(customer, stand_in, openid, marker)
+    guide = guide_named_in(answer_to(customer, stand_in, openid, "转人工"))
+    request_id = request_id_of(notice_about(stand_in, guide, marker))
+    guide_says(app, wechat, guide, f"#{request_id} 在的，请说")
+    assert wait_for(lambda: [t for t in custom_sent(stand_in, openid) if "七七回来啦" in t], timeout_s=30)
+    assert wait_for(lambda: [n for n in to_guide(stand_in, guide) if f"#{request_id} 对话超过" in n], timeout_s=30)
+    assert "七七" in answer_to(customer, stand_in, openid, "你好")

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, Request, Route, expect, sync_play
 from bot.redis_server import free_port
 from bot.stack import RASA_PY, Service
 from tests.channels.helpers import StandIn, wait_for
-from tests.e2e.guides import guide_app, guide_named_in, guide_says, notice_about, request_id_of
+from tests.e2e.guides import guide_app, guide_named_in, guide_says, notice_about, request_id_of, to_guide
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
