@@ -22,7 +22,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ConversationPaused
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import Context, CustomerAction, latest_intent, latest_user_event
+from actions.base import Context, CustomerAction, latest_intent, latest_user_event, latest_user_metadata
 from actions.services import customers, tags
 from common import handoff_routing as routing
 from common.lua_script import LuaScript
@@ -78,12 +78,16 @@ def next_opening(roster: routing.Roster, now: datetime) -> str:
     return "上班时间另行通知"
 
 
-async def customer_context(ctx: Context) -> str:
-    """What the guide's notification shows about the customer (rendered here: the catalogue lives here)."""
+async def guide_context(ctx: Context, tracker: Tracker) -> str:
+    """What the guide's notification shows about the customer (rendered here: the catalogue
+    lives here), and where to reach them (the 微信客服 account they wrote to)."""
     profile = await customers.profile(ctx.redis, ctx.cid)
     shown = sorted(tags.display(ctx.catalog, t) for t in await tags.tags_of(ctx.redis, ctx.cid))
-    return json.dumps({"name": profile.get("name", ""), "level": profile.get("level", ""), "tags": shown},
-                      ensure_ascii=False)
+    context = {"name": profile.get("name", ""), "level": profile.get("level", ""), "tags": shown}
+    open_kfid = latest_user_metadata(tracker).get("open_kfid")
+    if open_kfid:
+        context["open_kfid"] = str(open_kfid)
+    return json.dumps(context, ensure_ascii=False)
 
 
 async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, ctx: Context, reason: str) -> List[Dict[Text, Any]]:
@@ -96,7 +100,7 @@ async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, ctx: Cont
     group = bound.group if bound else profile.get("group", "")
     routed = await routing.request(
         ctx.redis, roster, ctx.cid, ctx.now, group=group, sender=tracker.sender_id,
-        channel=tracker.get_latest_input_channel() or "", reason=reason, context=await customer_context(ctx))
+        channel=tracker.get_latest_input_channel() or "", reason=reason, context=await guide_context(ctx, tracker))
     logger.info("Handoff %s for %s: %s %s (position %d).", routed.request_id, ctx.cid, routed.verdict,
                 routed.guide or "-", routed.position)
     if routed.status == "assigned":

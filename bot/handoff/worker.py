@@ -21,6 +21,7 @@ import secrets
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Optional
 
+from bot.handoff import kf_handoff
 from bot.handoff.messengers import Messengers
 from bot.handoff.rasa_events import RasaEvents
 from bot.persona import load_persona, system_text
@@ -131,6 +132,8 @@ class HandoffWorker:
             return  # ended or taken back before the guide was told
         sender_id = details.get("sender", "")
         await self.rasa.pause(sender_id)
+        if sender_id.startswith("wecom_kf:"):
+            await kf_handoff.to_guide(self.redis, self.messengers, details)
         recent = await self.rasa.recent_lines(sender_id)
         await self._to_guide(details["guide"], notification(request_id, details, recent, load_persona().name))
         if details.get("assigned_at") != details.get("requested_at"):  # they waited: tell them who came
@@ -154,6 +157,8 @@ class HandoffWorker:
 
     async def _resume(self, request_id: str, details: Dict[str, str]) -> None:
         sender_id = details.get("sender", "")
+        if sender_id.startswith("wecom_kf:"):
+            await kf_handoff.to_bot(self.redis, self.messengers, details)
         await self.rasa.resume(sender_id)
         name = self._guide_name(details.get("guide", ""))
         await self.messengers.to_customer(sender_id, system_text("handoff_back", guide=name), details)
@@ -166,6 +171,8 @@ class HandoffWorker:
         if details.get("status") != "queued":
             return  # already offered to someone else: their notification speaks to the customer
         sender_id = details.get("sender", "")
+        if sender_id.startswith("wecom_kf:"):
+            await kf_handoff.to_bot(self.redis, self.messengers, details)
         await self.rasa.resume(sender_id)  # the bot answers while they wait, as for any queued request
         place = await routing.position(self.redis, request_id)
         await self.messengers.to_customer(sender_id, system_text("handoff_taken_back", position=str(place)), details)
