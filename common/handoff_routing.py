@@ -41,6 +41,8 @@ QUEUE_SEQ = PREFIX + "queue:seq"  # arrival counter
 REQUEST_SEQ = PREFIX + "seq"      # request id counter
 OUTBOX = PREFIX + "outbox"        # zset "<kind>:<request id>[:<n>]" -> when due (epoch s): see common/handoff_session.py
 TIMERS = PREFIX + "timers"        # zset "reply:<id>" / "idle:<id>" -> deadline (epoch s)
+ASSIGNED = PREFIX + "assigned"    # set of request ids a guide holds now (the console's "mine" and "all")
+CHANGES = PREFIX + "changes"      # stream {id, kind}: what the guide console's live view listens to
 COMPLAINTS = MARKETING + "ops:complaints"  # stream: what customers complained about (actions/handoff.py), for ops
 CUSTOMER_PREFIX = MARKETING + "cust:"  # `<cid>:profile` hash; its `guide` field is the 锁客 binding
 
@@ -80,6 +82,7 @@ class Roster:
     reply_timeout_min: float
     bind_first_guide: bool
     idle_timeout_min: float = 30.0
+    offer: str = "auto"  # auto: a waiting request goes to the next guide with room; pick: guides take it (抢单)
     guides: Tuple[Guide, ...] = field(default_factory=tuple)
 
     def guide(self, userid: str) -> Optional[Guide]:
@@ -123,7 +126,8 @@ def load_roster(path: Path = ROSTER_FILE) -> Roster:
     return Roster(timezone=str(raw.get("timezone") or "Asia/Shanghai"),
                   reply_timeout_min=float(raw.get("reply_timeout_min", 5)),
                   bind_first_guide=bool(raw.get("bind_first_guide", True)),
-                  idle_timeout_min=float(raw.get("idle_timeout_min", 30)), guides=tuple(guides))
+                  idle_timeout_min=float(raw.get("idle_timeout_min", 30)),
+                  offer="pick" if str(raw.get("offer") or "auto").strip() == "pick" else "auto", guides=tuple(guides))
 
 
 _loaded: Dict[Tuple[str, float], Roster] = {}
@@ -184,14 +188,17 @@ redis.call('HSET', req, 'customer', cid, 'sender', sender, 'channel', channel, '
 if best then
   redis.call('HINCRBY', KEYS[1], best, 1)
   redis.call('HSET', req, 'status', 'assigned', 'guide', best, 'assigned_at', now)
+  redis.call('SADD', prefix .. 'assigned', id)
   if sender ~= '' then redis.call('SET', KEYS[7], id) end
   if bind_first == '1' and bound == '' then redis.call('HSETNX', KEYS[8], 'guide', best) end
   redis.call('ZADD', KEYS[6], epoch, 'notify:' .. id)
   redis.call('ZADD', prefix .. 'timers', deadline, 'reply:' .. id)
+  redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', 1000, '*', 'id', id, 'kind', 'assigned')
   return {'assigned', id, best, 0, 'assigned'}
 end
 redis.call('ZADD', KEYS[2], arrival, id)
 redis.call('HSET', req, 'status', 'queued')
+redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', 1000, '*', 'id', id, 'kind', 'queued')
 return {'queued', id, '', redis.call('ZRANK', KEYS[2], id) + 1, 'queued'}
 """)
 
@@ -210,12 +217,14 @@ if freed ~= '' then
   if status == 'assigned' and holder == guide then
     redis.call('HINCRBY', KEYS[1], guide, -1)
     redis.call('HSET', req, 'status', 'ended', 'ended_at', now, 'outcome', outcome)
+    redis.call('SREM', prefix .. 'assigned', freed)
     if redis.call('GET', prefix .. 'open:' .. cid) == freed then redis.call('DEL', prefix .. 'open:' .. cid) end
     if sender and sender ~= '' and redis.call('GET', prefix .. 'held:' .. sender) == freed then
       redis.call('DEL', prefix .. 'held:' .. sender)
     end
     redis.call('ZREM', prefix .. 'timers', 'reply:' .. freed, 'idle:' .. freed)
     redis.call('ZADD', KEYS[3], epoch, 'resume:' .. freed)
+    redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', 1000, '*', 'id', freed, 'kind', 'ended')
   end
 end
 local taken = {}
@@ -227,15 +236,59 @@ for _, head in ipairs(waiting) do
     redis.call('ZREM', KEYS[2], head)
     redis.call('HINCRBY', KEYS[1], guide, 1)
     redis.call('HSET', req, 'status', 'assigned', 'guide', guide, 'assigned_at', now)
+    redis.call('SADD', prefix .. 'assigned', head)
     local cid, sender = unpack(redis.call('HMGET', req, 'customer', 'sender'))
     if sender and sender ~= '' then redis.call('SET', prefix .. 'held:' .. sender, head) end
     if bind_first == '1' and cid then redis.call('HSETNX', profile_prefix .. cid .. ':profile', 'guide', guide) end
     redis.call('ZADD', KEYS[3], epoch, 'notify:' .. head)
     redis.call('ZADD', prefix .. 'timers', deadline, 'reply:' .. head)
+    redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', 1000, '*', 'id', head, 'kind', 'assigned')
     taken[#taken + 1] = head
   end
 end
 return taken
+""")
+
+
+# KEYS: load, queue, outbox. ARGV: request id, guide, capacity (0 off duty), now (ISO), now (epoch s),
+# reply deadline, key prefix, bind first ('1'/''), customer key prefix.
+# A guide takes one waiting request from the console. Returns 'ok' or why not: not_waiting / full.
+_TAKE = LuaScript("""
+local id, guide, capacity, now, epoch, deadline, prefix = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local bind_first, profile_prefix = ARGV[8], ARGV[9]
+if not redis.call('ZSCORE', KEYS[2], id) then return 'not_waiting' end
+if tonumber(redis.call('HGET', KEYS[1], guide) or '0') >= capacity then return 'full' end
+local req = prefix .. 'req:' .. id
+redis.call('ZREM', KEYS[2], id)
+redis.call('HINCRBY', KEYS[1], guide, 1)
+redis.call('HSET', req, 'status', 'assigned', 'guide', guide, 'assigned_at', now)
+redis.call('SADD', prefix .. 'assigned', id)
+local cid, sender = unpack(redis.call('HMGET', req, 'customer', 'sender'))
+if sender and sender ~= '' then redis.call('SET', prefix .. 'held:' .. sender, id) end
+if bind_first == '1' and cid then redis.call('HSETNX', profile_prefix .. cid .. ':profile', 'guide', guide) end
+redis.call('ZADD', KEYS[3], epoch, 'notify:' .. id)
+redis.call('ZADD', prefix .. 'timers', deadline, 'reply:' .. id)
+redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', 1000, '*', 'id', id, 'kind', 'assigned')
+return 'ok'
+""")
+
+# KEYS: load, outbox, the request. ARGV: from guide, to guide, to's capacity (0 off duty), now (ISO),
+# now (epoch s), key prefix, note, request id.
+# The holder hands the conversation to a colleague (with a note for them); the customer is told who comes.
+# Returns 'ok' or why not: not_yours / same / full.
+_TRANSFER = LuaScript("""
+local from, to, capacity, now, epoch, prefix, note, id = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local status, holder = unpack(redis.call('HMGET', KEYS[3], 'status', 'guide'))
+if status ~= 'assigned' or holder ~= from then return 'not_yours' end
+if to == from then return 'same' end
+if tonumber(redis.call('HGET', KEYS[1], to) or '0') >= capacity then return 'full' end
+redis.call('HINCRBY', KEYS[1], from, -1)
+redis.call('HINCRBY', KEYS[1], to, 1)
+redis.call('HSET', KEYS[3], 'guide', to, 'assigned_at', now, 'transferred_from', from, 'transfer_note', note)
+redis.call('HINCRBY', KEYS[3], 'transfers', 1)
+redis.call('ZADD', KEYS[2], epoch, 'notify:' .. id)
+redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', 1000, '*', 'id', id, 'kind', 'transferred')
+return 'ok'
 """)
 
 
@@ -280,13 +333,34 @@ async def free_and_offer(redis: Any, roster: Roster, guide: Guide, now: datetime
     """A guide ends a conversation (`freed_request`) or comes on duty: their slot is given
     to the oldest waiting requests they have not passed on, up to capacity (none while
     off duty). The ended conversation goes back to the bot (outbox `resume:`), each taken
-    one to the guide (outbox `notify:`)."""
-    capacity = guide.capacity if guide in roster.on_duty(now) else 0
+    one to the guide (outbox `notify:`). With `offer: pick` nothing is given: guides take
+    waiting requests from the console."""
+    capacity = 0 if roster.offer == "pick" else _capacity(roster, guide, now)
     taken = await _FREE_AND_OFFER(
         redis, [LOAD, QUEUE, OUTBOX],
         [guide.userid, capacity, now.isoformat(), PREFIX, freed_request, _epoch(now), reply_deadline(roster, now),
          outcome, "1" if roster.bind_first_guide else "", CUSTOMER_PREFIX])
     return [_text(t) for t in taken]
+
+
+def _capacity(roster: Roster, guide: Guide, now: datetime) -> int:
+    return guide.capacity if guide in roster.on_duty(now) else 0
+
+
+async def take(redis: Any, roster: Roster, guide: Guide, request_id: str, now: datetime) -> str:
+    """A guide takes a waiting request (console): 'ok', 'not_waiting' or 'full' (also when off duty)."""
+    return _text(await _TAKE(redis, [LOAD, QUEUE, OUTBOX],
+                             [request_id, guide.userid, _capacity(roster, guide, now), now.isoformat(), _epoch(now),
+                              reply_deadline(roster, now), PREFIX, "1" if roster.bind_first_guide else "",
+                              CUSTOMER_PREFIX]))
+
+
+async def transfer(redis: Any, roster: Roster, holder: Guide, to: Guide, request_id: str, now: datetime,
+                   note: str = "") -> str:
+    """Hand a held conversation to a colleague on duty with room: 'ok', 'not_yours', 'same' or 'full'."""
+    return _text(await _TRANSFER(redis, [LOAD, OUTBOX, request_key(request_id)],
+                                 [holder.userid, to.userid, _capacity(roster, to, now), now.isoformat(), _epoch(now),
+                                  PREFIX, note[:200], request_id]))
 
 
 async def position(redis: Any, request_id: str) -> int:

@@ -179,6 +179,7 @@ async def plan(client: aioredis.Redis, cid: str) -> Plan:
             if held.get("status") == "assigned" and held.get("guide"):
                 await c.hincrby(handoff_routing.LOAD, held["guide"], -1)  # the guide's slot comes back
             await c.zrem(handoff_routing.QUEUE, request_id)
+            await c.srem(handoff_routing.ASSIGNED, request_id)
             # what is still owed because of it (relays, notices) and its clocks go with it
             owed = [m for m in await c.zrange(handoff_routing.OUTBOX, 0, -1) if m.split(":")[1:2] == [request_id]]
             if owed:

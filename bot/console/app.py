@@ -16,6 +16,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.console.rasa_client import RasaClient
+from bot.console.guide_api import guide_blueprint
 from bot.console.inbox_api import inbox_blueprint
 from bot.console.staff import staff_blueprint
 from bot.console.webchat import STATIC_DIR, render_page, webchat_blueprint
@@ -57,6 +58,7 @@ def create_app(
     app.blueprint(webchat_blueprint())
     app.blueprint(inbox_blueprint())  # ops: unanswered questions (token-protected)
     app.blueprint(staff_blueprint())  # guide / ops / admin accounts: sign-in sessions with CSRF tokens
+    app.blueprint(guide_blueprint())  # /guide/: conversations handed to guides, live
 
     @app.before_server_start
     async def open_client(app_: Sanic, _loop) -> None:

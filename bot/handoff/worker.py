@@ -96,9 +96,9 @@ class HandoffWorker:
             await self.redis.zrem(routing.TIMERS, timer)
 
     async def _offer(self, now: datetime) -> None:
-        if not await self.redis.zcard(routing.QUEUE):
-            return
         roster = self.roster()
+        if roster.offer == "pick" or not await self.redis.zcard(routing.QUEUE):
+            return
         for guide in roster.on_duty(now):
             await routing.free_and_offer(self.redis, roster, guide, now)
 
@@ -195,6 +195,9 @@ def notification(request_id: str, details: Dict[str, str], recent: list, persona
              f"渠道：{details.get('channel') or '-'}"]
     if context.get("tags"):
         lines.append("标签：" + "、".join(context["tags"]))
+    if details.get("transferred_from"):
+        lines.append(f"转自：{details['transferred_from']}" + (f"（备注：{details['transfer_note']}）"
+                                                              if details.get("transfer_note") else ""))
     if recent:
         lines.append("最近的对话：")
         lines += [f"{'顾客' if r['who'] == 'user' else persona}：{r['text'][:80]}" for r in recent]

@@ -7,7 +7,9 @@ import base64
 import functools
 import os
 import secrets
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, Iterator, List
 
 import pytest
@@ -103,6 +105,37 @@ def started(running: Stack, redis_port: int) -> Iterator[Stack]:
         raise
     finally:
         running.stop()
+
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator["Browser"]:
+    """Headless Chromium (Playwright) for the page tests: the web chat and the guide console."""
+    from playwright.sync_api import sync_playwright
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: run `WITH_BROWSER=1 bash scripts/setup.sh`")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def rewrite_roster(stack):
+    """Give the stack's guides for one test (both servers re-read the file when it changes)."""
+    path = Path(stack.extra_env["HANDOFF_ROSTER_FILE"])
+    original = path.read_text(encoding="utf-8")
+
+    def write(text: str) -> None:
+        path.write_text(text, encoding="utf-8")
+    yield write, original
+    path.write_text(original, encoding="utf-8")
 
 
 class Chat:

@@ -38,3 +38,23 @@ def request_id_of(notice: str) -> str:
 
 def guide_says(app: WeChatSimulator, wechat, userid: str, text: str) -> None:
     assert app.deliver(app.wecom_text(userid, text, wechat.app_agent_id)).acknowledged
+
+
+def custom_sent(stand_in: StandIn, openid: str) -> List[str]:
+    """What 客服消息 delivered to a 公众号 customer, in order."""
+    return [b["text"]["content"] for b in stand_in.sent("/cgi-bin/message/custom/send") if b.get("touser") == openid]
+
+
+def answer_to(customer: WeChatSimulator, stand_in: StandIn, openid: str, text: str) -> str:
+    """What the 公众号 customer saw in reply: the passive reply, or what 客服消息 delivered."""
+    before = len(custom_sent(stand_in, openid))
+    delivery = customer.deliver(customer.text(openid, text))
+    assert delivery.acknowledged
+    if delivery.reply:
+        return delivery.reply["Content"]
+    return "\n".join(wait_for(lambda: custom_sent(stand_in, openid)[before:], timeout_s=30))
+
+
+def customer_app(stack, wechat) -> WeChatSimulator:
+    return WeChatSimulator(f"{stack.rasa_url}/webhooks/wechat_mp/webhook", wechat.mp_token, wechat.mp_aes_key,
+                           wechat.mp_appid, "safe")

@@ -5,13 +5,13 @@ and after `#<id> 结束` the persona is back and answers again."""
 from __future__ import annotations
 
 import secrets
-from typing import List
 
 import pytest
 
 from bot.stand_in.simulator import WeChatSimulator
 from tests.channels.helpers import StandIn, wait_for
-from tests.e2e.guides import guide_app, guide_named_in, guide_says, notice_about, request_id_of, to_guide
+from tests.e2e.guides import (answer_to, custom_sent, customer_app, guide_app, guide_named_in, guide_says, notice_about,
+                              request_id_of, to_guide)
 
 
 @pytest.fixture
@@ -21,22 +21,7 @@ def stand_in(wechat) -> StandIn:
 
 @pytest.fixture
 def customer(stack, wechat) -> WeChatSimulator:
-    return WeChatSimulator(f"{stack.rasa_url}/webhooks/wechat_mp/webhook", wechat.mp_token, wechat.mp_aes_key,
-                           wechat.mp_appid, "safe")
-
-
-def custom_sent(stand_in: StandIn, openid: str) -> List[str]:
-    return [b["text"]["content"] for b in stand_in.sent("/cgi-bin/message/custom/send") if b.get("touser") == openid]
-
-
-def answer_to(customer: WeChatSimulator, stand_in: StandIn, openid: str, text: str) -> str:
-    """What the customer saw in reply: the passive reply, or what 客服消息 delivered."""
-    before = len(custom_sent(stand_in, openid))
-    delivery = customer.deliver(customer.text(openid, text))
-    assert delivery.acknowledged
-    if delivery.reply:
-        return delivery.reply["Content"]
-    return "\n".join(wait_for(lambda: custom_sent(stand_in, openid)[before:], timeout_s=30))
+    return customer_app(stack, wechat)
 
 
 def test_a_customer_is_handed_to_a_guide_who_replies_and_hands_back(stack, wechat, stand_in, customer):
@@ -84,19 +69,16 @@ def test_a_customer_is_handed_to_a_guide_who_replies_and_hands_back(stack, wecha
 
 
 @pytest.fixture
-def roster_with(stack):
-    """Rewrite the stack's roster for one test (both servers re-read it when it changes)."""
-    from pathlib import Path
-    path = Path(stack.extra_env["HANDOFF_ROSTER_FILE"])
-    original = path.read_text(encoding="utf-8")
+def roster_with(rewrite_roster):
+    """The stack's roster with other timers (minutes) for one test."""
+    write, original = rewrite_roster
 
-    def write(**timers: float) -> None:
+    def timers(**minutes: float) -> None:
         text = original
-        for name, value in timers.items():
+        for name, value in minutes.items():
             text = text.replace(f"{name}: 120", f"{name}: {value}")
-        path.write_text(text, encoding="utf-8")
-    yield write
-    path.write_text(original, encoding="utf-8")
+        write(text)
+    return timers
 
 
 def test_a_guide_who_does_not_answer_loses_the_customer_to_another_guide(stack, wechat, stand_in, customer,

@@ -14,30 +14,15 @@ from typing import Iterator, List
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, Request, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, Route, expect
 
 from bot.redis_server import free_port
 from bot.stack import RASA_PY, Service
 from tests.channels.helpers import StandIn, wait_for
 from tests.e2e.guides import guide_app, guide_named_in, guide_says, notice_about, request_id_of, to_guide
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
-]
 SCREENSHOT = Path("/tmp/webchat.png")
 BOT_REPLY_TIMEOUT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: run `WITH_BROWSER=1 bash scripts/setup.sh`")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

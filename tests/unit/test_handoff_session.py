@@ -121,3 +121,33 @@ def test_claiming_outbox_members_hides_them_for_a_lease_and_done_removes_them(re
     assert second == []  # another worker does not take what one is sending
     assert after_lease == [f"notify:{rid}"]  # a worker that died with it: retried, not lost
     assert left == []
+
+
+def test_a_guide_takes_a_waiting_request_once_and_hands_it_to_a_colleague_with_a_note(redis_url, roster):
+    one = replace(roster, guides=tuple(replace(g, capacity=1) for g in roster.guides), offer="pick")
+
+    async def body(client):
+        for guide in ("guide-lin", "guide-chen", "guide-wang"):
+            await client.hset(routing.LOAD, guide, 1)  # everyone busy: the request waits
+        waiting = await routing.request(client, one, "c1", MONDAY_10, sender="wecom_kf:wm1")
+        rid = waiting.request_id
+        await client.hset(routing.LOAD, mapping={"guide-lin": 0, "guide-chen": 0})
+        ended_elsewhere = await routing.free_and_offer(client, one, one.guide("guide-wang"), LATER)  # pick: no push
+        taken = await routing.take(client, one, one.guide("guide-lin"), rid, LATER)
+        again = await routing.take(client, one, one.guide("guide-chen"), rid, LATER)  # a second click, elsewhere
+        not_hers = await routing.transfer(client, one, one.guide("guide-chen"), one.guide("guide-wang"), rid, LATER)
+        full = await routing.transfer(client, one, one.guide("guide-lin"), one.guide("guide-wang"), rid, LATER)
+        moved = await routing.transfer(client, one, one.guide("guide-lin"), one.guide("guide-chen"), rid, LATER,
+                                       note="她想换色号")
+        return rid, ended_elsewhere, taken, again, not_hers, full, moved, await session.details(client, rid), \
+            await client.hgetall(routing.LOAD), await session.held_request(client, "wecom_kf:wm1"), \
+            await client.smembers(routing.ASSIGNED), [f["kind"] for _, f in await client.xrange(routing.CHANGES)]
+    rid, ended_elsewhere, taken, again, not_hers, full, moved, details, loads, held, assigned, changes = \
+        run(redis_url, body)
+    assert ended_elsewhere == [] and (taken, again) == ("ok", "not_waiting")
+    assert (not_hers, full, moved) == ("not_yours", "full", "ok")
+    assert (details["guide"], details["transferred_from"], details["transfer_note"]) == \
+        ("guide-chen", "guide-lin", "她想换色号")
+    assert (loads["guide-lin"], loads["guide-chen"]) == ("0", "1")  # the slot moved with the conversation
+    assert held == rid and assigned == {rid}
+    assert changes == ["queued", "assigned", "transferred"]  # what the live console hears
