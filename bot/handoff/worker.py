@@ -135,7 +135,8 @@ class HandoffWorker:
         if sender_id.startswith("wecom_kf:"):
             await kf_handoff.to_guide(self.redis, self.messengers, details)
         recent = await self.rasa.recent_lines(sender_id)
-        await self._to_guide(details["guide"], notification(request_id, details, recent, load_persona().name))
+        await self._to_guide(details["guide"], notification(
+            request_id, details, recent, load_persona().name, self._guide_name(details.get("transferred_from", ""))))
         if details.get("assigned_at") != details.get("requested_at"):  # they waited: tell them who came
             await self.messengers.to_customer(
                 sender_id, system_text("handoff_guide_joined", guide=self._guide_name(details["guide"])), details)
@@ -187,7 +188,7 @@ def customer_label(details: Dict[str, str]) -> str:
     return context.get("name") or "顾客"
 
 
-def notification(request_id: str, details: Dict[str, str], recent: list, persona: str) -> str:
+def notification(request_id: str, details: Dict[str, str], recent: list, persona: str, transferred_by: str = "") -> str:
     context = json.loads(details.get("context") or "{}")
     who = customer_label(details) + (f"（{context['level']}会员）" if context.get("level") else "")
     lines = [f"【转人工 #{request_id}】{who}",
@@ -196,8 +197,8 @@ def notification(request_id: str, details: Dict[str, str], recent: list, persona
     if context.get("tags"):
         lines.append("标签：" + "、".join(context["tags"]))
     if details.get("transferred_from"):
-        lines.append(f"转自：{details['transferred_from']}" + (f"（备注：{details['transfer_note']}）"
-                                                              if details.get("transfer_note") else ""))
+        lines.append(f"转自：{transferred_by}" + (f"（备注：{details['transfer_note']}）"
+                                                   if details.get("transfer_note") else ""))
     if recent:
         lines.append("最近的对话：")
         lines += [f"{'顾客' if r['who'] == 'user' else persona}：{r['text'][:80]}" for r in recent]
