@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Dict, List, Optional
 
-from common.handoff_routing import LOAD, OUTBOX, PREFIX, QUEUE, TIMERS, Roster, held_key, request_key
+from common.handoff_routing import CHANGES, LOAD, OUTBOX, PREFIX, QUEUE, TIMERS, Roster, held_key, request_key
 from common.lua_script import LuaScript
 
 CUSTOMER, GUIDE = "customer", "guide"
@@ -37,7 +37,7 @@ def messages_key(request_id: str) -> str:
     return f"{PREFIX}msgs:{request_id}"  # list of JSON {at, who, text[, guide]}
 
 
-# KEYS: request, messages, outbox, timers.
+# KEYS: request, messages, outbox, timers, changes.
 # ARGV: who, JSON entry, now (epoch s), idle deadline (epoch s), guide userid (guide messages),
 #       now (ISO), max messages, request id.
 # Returns {'ok', index} or {'refused', why}: why = ended / not_yours / not_held / full.
@@ -57,6 +57,24 @@ else
 end
 redis.call('HSET', KEYS[1], 'last_message_at', now)
 redis.call('ZADD', KEYS[4], idle, 'idle:' .. id)
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', 1000, '*', 'id', id, 'kind', 'message')
+return {'ok', count}
+""")
+
+# KEYS: request, messages, timers, changes. ARGV: JSON entry, now (ISO), idle deadline (epoch s), max messages, request id.
+# A guide's message that already reached the customer: recorded like `append` records a guide's
+# message (it counts as their answer, the idle clock restarts) but nothing is queued to relay.
+# Returns {'ok', index} or {'refused', why}: why = ended / not_held / full.
+_RECORD_DELIVERED = LuaScript("""
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'assigned' then return {'refused', status == 'ended' and 'ended' or 'not_held'} end
+local count = redis.call('LLEN', KEYS[2])
+if count >= tonumber(ARGV[4]) then return {'refused', 'full'} end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+if redis.call('HSETNX', KEYS[1], 'first_reply_at', ARGV[2]) == 1 then redis.call('ZREM', KEYS[3], 'reply:' .. ARGV[5]) end
+redis.call('HSET', KEYS[1], 'last_message_at', ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], 'idle:' .. ARGV[5])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 'id', ARGV[5], 'kind', 'message')
 return {'ok', count}
 """)
 
@@ -71,6 +89,7 @@ local status, guide, first, sender, arrival = unpack(redis.call('HMGET', KEYS[1]
 if status ~= 'assigned' or first then return '' end
 redis.call('HINCRBY', KEYS[2], guide, -1)
 redis.call('HSET', KEYS[1], 'status', 'queued', 'guide', '', 'passed_by', guide, 'taken_back_at', now)
+redis.call('SREM', prefix .. 'assigned', id)
 redis.call('HINCRBY', KEYS[1], 'taken_back', 1)
 redis.call('ZADD', KEYS[3], tonumber(arrival or '0'), id)
 if sender and sender ~= '' and redis.call('GET', prefix .. 'held:' .. sender) == id then
@@ -78,6 +97,7 @@ if sender and sender ~= '' and redis.call('GET', prefix .. 'held:' .. sender) ==
 end
 redis.call('ZREM', KEYS[5], 'idle:' .. id)
 redis.call('ZADD', KEYS[4], epoch, 'takeback:' .. id .. ':' .. guide)
+redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', 1000, '*', 'id', id, 'kind', 'queued')
 return guide
 """)
 
@@ -108,9 +128,22 @@ async def append(redis: Any, roster: Roster, request_id: str, who: str, text: st
                  guide: str = "") -> Appended:
     """Record a message of a held conversation and queue its relay to the other side."""
     idle = now.timestamp() + roster.idle_timeout_min * 60
-    found = await _APPEND(redis, [request_key(request_id), messages_key(request_id), OUTBOX, TIMERS],
+    found = await _APPEND(redis, [request_key(request_id), messages_key(request_id), OUTBOX, TIMERS, CHANGES],
                           [who, entry(who, text, now, guide), now.timestamp(), idle, guide, now.isoformat(),
                            MAX_MESSAGES, request_id])
+    verdict, detail = _text(found[0]), _text(found[1])
+    return Appended(True, int(detail)) if verdict == "ok" else Appended(False, refused=detail)
+
+
+async def record_delivered(redis: Any, roster: Roster, request_id: str, text: str, now: datetime, guide: str,
+                           via: str) -> Appended:
+    """Record a message a guide sent the customer themselves (e.g. from the WeCom client into
+    a 微信客服 session, `via="wecom_kf"`): in the transcript, stopping the reply timer, with no
+    `out:` relay. Any servicer's message counts, not only the holder's: it did reach the customer."""
+    idle = now.timestamp() + roster.idle_timeout_min * 60
+    found = await _RECORD_DELIVERED(redis, [request_key(request_id), messages_key(request_id), TIMERS, CHANGES],
+                                    [entry(GUIDE, text, now, guide, via=via), now.isoformat(), idle, MAX_MESSAGES,
+                                     request_id])
     verdict, detail = _text(found[0]), _text(found[1])
     return Appended(True, int(detail)) if verdict == "ok" else Appended(False, refused=detail)
 

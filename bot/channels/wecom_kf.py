@@ -9,6 +9,11 @@ out to the raw external_userid with kf/send_msg (text, or `msgmenu` for
 options, whose item ids name the option); `enter_session` gets the persona
 welcome through kf/send_msg_on_event. A click on an expired menu gets an
 honest persona reply, not an NLU guess.
+
+During a handoff (bot/handoff/kf_handoff.py) a servicer's own messages (origin 5)
+go into the handoff transcript, a servicer ending the session in the WeCom
+client (session_status_change, change_type 3) gives the customer back to the
+bot, and msg_send_fail (48-hour window, 5-message limit, refused…) is recorded.
 """
 from __future__ import annotations
 
@@ -23,7 +28,8 @@ from common.privacy import mask_id
 from bot.channels import options
 from bot.persona import system_text
 from bot.wechat import glue, menu, texts
-from bot.wechat.api import ApiError, HttpJson, KFClient
+from bot.handoff import kf_handoff
+from bot.wechat.api import KF_SESSION_INVALID, ApiError, HttpJson, KFClient
 from bot.wechat.creds import missing, pick
 from bot.wechat.kf_sync import KFSyncer
 from bot.wechat.outgoing import Reply
@@ -45,6 +51,20 @@ MENU_ITEM_BYTES = 128
 MENU_HEAD_BYTES = 1024
 
 NO_UNIONID = "none"  # cached answer for a customer WeCom reports without a unionid
+
+
+# msg_send_fail fail_type (WeCom): why a kf/send_msg message accepted earlier never arrived.
+SEND_FAIL_REASONS = {0: "unknown reason", 1: "kf account deleted", 2: "app closed", 4: "session expired (48 hours)",
+                     5: "session closed", 6: "more than 5 messages since the customer's last one",
+                     8: "corp not verified", 10: "the customer refuses messages",
+                     11: "no member of the corp logged in to WeCom", 12: "message type not allowed"}
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
 
 
 def customer_key(external_userid: str) -> str:
@@ -100,8 +120,11 @@ class WeComKFInput(WeComCallbackChannel):
         if msgtype == "event":
             await self._handle_event(on_new_message, msg.get("event") or {})
             return
+        if msg.get("origin") == 5:  # a servicer wrote from the WeCom client: never consumer input
+            await kf_handoff.guide_wrote(get_redis(), msg)
+            return
         if msg.get("origin") != 3:
-            return  # servicer (5) and system messages are not consumer input
+            return  # system messages are not consumer input
         user = str(msg.get("external_userid") or "")
         sender_id = sender.make(CHANNEL, user)
         open_kfid = str(msg.get("open_kfid") or "")
@@ -179,12 +202,15 @@ class WeComKFInput(WeComCallbackChannel):
                 except ApiError as error:
                     await record_undeliverable(get_redis(), CHANNEL, user, parts[0], error.errcode, error.errmsg)
         elif kind == "msg_send_fail":
-            await record_undeliverable(get_redis(), CHANNEL, user, "", int(event.get("fail_type") or -1),
-                                       "msg_send_fail", extra=str(event.get("fail_msgid") or ""))
+            fail_type = _int(event.get("fail_type"), -1)
+            await record_undeliverable(get_redis(), CHANNEL, user, "", fail_type,
+                                       "msg_send_fail: " + SEND_FAIL_REASONS.get(fail_type, "unknown reason"),
+                                       extra=str(event.get("fail_msgid") or ""))
         elif kind == "session_status_change":
             logger.info("wecom_kf: session of %s on %s changed (change_type %s, servicer %s → %s).", mask_id(user),
                         open_kfid, event.get("change_type"), mask_id(event.get("old_servicer_userid")),
                         mask_id(event.get("new_servicer_userid")))
+            await kf_handoff.session_changed(get_redis(), event)
         else:
             logger.info("wecom_kf: event %r for %s noted.", kind, mask_id(user))
 
@@ -216,6 +242,11 @@ class WeComKFInput(WeComCallbackChannel):
                     await client.send_menu(user, open_kfid, content, items)
             except ApiError as error:
                 rest = "".join(c for _, c in sends[index:])
+                # Handed to a guide meanwhile (send_msg refused in 人工接待): the trans's code
+                # still lets this one reply through, e.g. the persona naming the guide.
+                if error.errcode == KF_SESSION_INVALID and await kf_handoff.send_with_code(
+                        get_redis(), client, sender.make(CHANNEL, user), rest):
+                    return
                 await record_undeliverable(get_redis(), CHANNEL, user, rest, error.errcode, error.errmsg)
                 return
             except Exception as error:

@@ -18,6 +18,7 @@ from sanic.response import HTTPResponse
 from bot.console.rasa_client import RasaClient
 from bot.console.guide_api import guide_blueprint
 from bot.console.inbox_api import inbox_blueprint
+from bot.console.wecom_oauth import wecom_oauth_blueprint
 from bot.console.staff import staff_blueprint
 from bot.console.webchat import STATIC_DIR, render_page, webchat_blueprint
 from bot.persona import load_facts, load_persona
@@ -59,6 +60,7 @@ def create_app(
     app.blueprint(inbox_blueprint())  # ops: unanswered questions (token-protected)
     app.blueprint(staff_blueprint())  # guide / ops / admin accounts: sign-in sessions with CSRF tokens
     app.blueprint(guide_blueprint())  # /guide/: conversations handed to guides, live
+    app.blueprint(wecom_oauth_blueprint())  # guides opening /guide/ from the WeCom app: signed in by WeCom
 
     @app.before_server_start
     async def open_client(app_: Sanic, _loop) -> None:

@@ -143,8 +143,8 @@ class HandoffWorker:
 
     async def _relay_in(self, request_id: str, details: Dict[str, str], index: int) -> None:
         found = await session.message(self.redis, request_id, index)
-        if found is None or details.get("status") != "assigned":
-            return  # the guide let go meanwhile; the message stays in the transcript
+        if found is None or details.get("status") != "assigned" or details.get("kf_in_client") == "1":
+            return  # the guide let go meanwhile, or reads it in the WeCom client; it stays in the transcript
         await self._to_guide(details["guide"], f"#{request_id} {customer_label(details)}：{found['text']}")
 
     async def _relay_out(self, request_id: str, details: Dict[str, str], index: int) -> None:

@@ -2,21 +2,29 @@
 
 Real paths, JSON shapes and error codes for the endpoints the channels use.
 Control endpoints under /_stand_in/ let tests read the record, queue 微信客服
-messages for kf/sync_msg, set what 公众号 user/info answers per openid
-(/_stand_in/mp/users: unionid, subscribe, invalid) and force error codes
-(45015, 40001, ...).
+messages for kf/sync_msg (customer, servicer (origin 5) and event messages; a
+session_status_change moves the session as WeCom would), set what 公众号 user/info
+answers per openid (/_stand_in/mp/users: unionid, subscribe, invalid), the
+servicers of a kf account (/_stand_in/kf/servicers) and a session's state
+(/_stand_in/kf/service_state), and force error codes (45015, 40001, ...).
+
+微信客服 sessions follow WeCom's rules: service_state/trans only makes the changes
+WeCom's table allows (95016 otherwise), kf/send_msg is refused (95018) unless the
+session is 未处理 (0) or 智能助手 (1).
 """
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from typing import Any, Dict, Optional
+from urllib.parse import quote
 
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.stand_in.state import ERRMSG, StandInState, error
+from bot.stand_in.state import ERRMSG, KF_SENDABLE, StandInState, error
 
 SEND_PATHS = ("/cgi-bin/message/custom/send", "/cgi-bin/kf/send_msg", "/cgi-bin/kf/send_msg_on_event",
               "/cgi-bin/message/send")
@@ -111,6 +119,9 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
     async def kf_send(request: Request) -> HTTPResponse:
         problem = await guarded(request)
         body = request.json or {}
+        current = state.kf_state(str(body.get("open_kfid") or ""), str(body.get("touser") or ""))
+        if not problem and current["service_state"] not in KF_SENDABLE:
+            problem = error(95018)  # 待接入池, 人工接待 and 已结束 sessions refuse the API's messages
         return record(request, problem or {"errcode": 0, "errmsg": "ok", "msgid": body.get("msgid") or state.new_msgid()})
 
     @app.post("/cgi-bin/kf/send_msg_on_event")
@@ -125,8 +136,7 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
         if problem:
             return record(request, problem)
         body = request.json or {}
-        current = state.service_states.get(f"{body.get('open_kfid')}:{body.get('external_userid')}",
-                                           {"service_state": 1, "servicer_userid": ""})
+        current = state.kf_state(str(body.get("open_kfid") or ""), str(body.get("external_userid") or ""))
         return record(request, {"errcode": 0, "errmsg": "ok", **current})
 
     @app.post("/cgi-bin/kf/service_state/trans")
@@ -135,9 +145,28 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
         if problem:
             return record(request, problem)
         body = request.json or {}
-        state.service_states[f"{body.get('open_kfid')}:{body.get('external_userid')}"] = {
-            "service_state": int(body.get("service_state") or 0), "servicer_userid": body.get("servicer_userid", "")}
-        return record(request, {"errcode": 0, "errmsg": "ok", "msg_code": "MSG_CODE_" + state.new_msgid()})
+        open_kfid, user = str(body.get("open_kfid") or ""), str(body.get("external_userid") or "")
+        target, servicer = int(body.get("service_state") or 0), str(body.get("servicer_userid") or "")
+        refused = state.trans_error(open_kfid, user, target, servicer)
+        if refused:
+            return record(request, error(refused))
+        before = state.kf_state(open_kfid, user)["service_state"]
+        state.set_kf_state(open_kfid, user, target, servicer)
+        answer: Dict[str, Any] = {"errcode": 0, "errmsg": "ok"}
+        # 回复语 code on the first change to 2/3, 结束语 code on 4
+        if target == 4 or (target in (2, 3) and before in (0, 1)):
+            answer["msg_code"] = "MSG_CODE_" + state.new_msgid()
+        return record(request, answer)
+
+    @app.get("/cgi-bin/kf/servicer/list")
+    async def kf_servicer_list(request: Request) -> HTTPResponse:
+        problem = await guarded(request)
+        if problem:
+            return record(request, problem)
+        open_kfid = str(request.args.get("open_kfid") or "")
+        if not open_kfid:
+            return record(request, error(95000))
+        return record(request, {"errcode": 0, "errmsg": "ok", "servicer_list": state.kf_servicers.get(open_kfid, [])})
 
     @app.post("/cgi-bin/kf/customer/batchget")
     async def kf_customer_batchget(request: Request) -> HTTPResponse:
@@ -158,6 +187,34 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
         calls = [c for c in state.calls if not path or c["path"] == path]
         return response.json({"calls": calls}, ensure_ascii=False)
 
+    # --- WeCom web OAuth (企业微信网页授权): the authorize page and code -> userid ---------
+    @app.get("/connect/oauth2/authorize")
+    async def oauth_authorize(request: Request) -> HTTPResponse:
+        """WeCom's page signs the member in and sends the browser back with a one-time code."""
+        target = request.args.get("redirect_uri") or ""
+        if not target or request.args.get("response_type") != "code" or not state.oauth_userid:
+            return response.text("invalid request", status=400)
+        code = "CODE" + secrets.token_hex(12)
+        state.oauth_codes[code] = state.oauth_userid
+        joiner = "&" if "?" in target else "?"
+        return response.redirect(f"{target}{joiner}code={code}&state={quote(request.args.get('state') or '')}")
+
+    @app.get("/cgi-bin/auth/getuserinfo")
+    async def oauth_userinfo(request: Request) -> HTTPResponse:
+        problem = await guarded(request)
+        if problem:
+            return record(request, problem)
+        userid = state.oauth_codes.pop(request.args.get("code") or "", None)  # a code works once
+        if userid is None:
+            return record(request, error(40029))
+        return record(request, {"errcode": 0, "errmsg": "ok", "userid": userid, "user_ticket": secrets.token_hex(8),
+                                "expires_in": 1800})
+
+    @app.post("/_stand_in/oauth/user")
+    async def oauth_user(request: Request) -> HTTPResponse:
+        state.oauth_userid = str((request.json or {}).get("userid") or "")
+        return response.json({"userid": state.oauth_userid})
+
     @app.get("/_stand_in/sent")
     async def read_sent(_: Request) -> HTTPResponse:
         """Messages the APIs accepted (errcode 0), in order."""
@@ -176,9 +233,36 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
                        "origin": 3, **partial}
             if "text" in partial and "msgtype" not in partial:
                 message["msgtype"] = "text"
+            event = message.get("event")
+            if isinstance(event, dict) and event.get("event_type") == "session_status_change" \
+                    and int(event.get("change_type") or 0) in (1, 3) and "msg_code" not in event:
+                event["msg_code"] = "MSG_CODE_" + state.new_msgid()  # WeCom sends one with 接入 and 结束
+            state.kf_event_effect(open_kfid, message)
             queue.append(message)
             ids.append(message["msgid"])
         return response.json({"msgids": ids, "queued": len(queue)})
+
+    @app.post("/_stand_in/kf/servicers")
+    async def kf_servicers(request: Request) -> HTTPResponse:
+        """{"open_kfid": ..., "servicer_list": [{"userid": "guide-lin", "status": 0}, {"department_id": 2}]}:
+        what kf/servicer/list answers; once set, trans to 3 accepts only userids listed with status 0."""
+        body = request.json or {}
+        open_kfid = str(body.get("open_kfid") or "wkDEFAULT")
+        state.kf_servicers[open_kfid] = [dict(s) for s in body.get("servicer_list") or []]
+        return response.json({"servicers": len(state.kf_servicers[open_kfid])})
+
+    @app.post("/_stand_in/kf/service_state")
+    async def kf_force_state(request: Request) -> HTTPResponse:
+        """Set a session's state as a servicer's WeCom client would (no transition rules, no event)."""
+        body = request.json or {}
+        open_kfid, user = str(body.get("open_kfid") or "wkDEFAULT"), str(body.get("external_userid") or "")
+        state.set_kf_state(open_kfid, user, int(body.get("service_state") or 0), str(body.get("servicer_userid") or ""))
+        return response.json(state.kf_state(open_kfid, user))
+
+    @app.get("/_stand_in/kf/service_state")
+    async def kf_read_state(request: Request) -> HTTPResponse:
+        return response.json(state.kf_state(str(request.args.get("open_kfid") or "wkDEFAULT"),
+                                            str(request.args.get("external_userid") or "")))
 
     @app.post("/_stand_in/kf/customers")
     async def kf_customers(request: Request) -> HTTPResponse:
@@ -220,9 +304,12 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
         state.forced.clear()
         state.kf_queues.clear()
         state.service_states.clear()
+        state.kf_servicers.clear()
         state.kf_customers.clear()
         state.kf_invalid.clear()
         state.mp_users.clear()
+        state.oauth_codes.clear()
+        state.oauth_userid = ""
         state.tokens.clear()
         state.page_size, state.latency_s = 1000, 0.0
         return response.json({"ok": True})

@@ -24,6 +24,8 @@ TOKEN_ERRORS = {40001, 40014, 42001}
 OUT_OF_WINDOW = 45015  # 公众号: user silent for 48 h (or unsubscribed)
 OUT_OF_QUOTA = 45047  # 公众号: too many 客服 messages since the user's last message
 KF_SESSION_INVALID = 95018  # 微信客服: session not in a state the bot may send in
+KF_SERVICER_UNAVAILABLE = 95014  # 微信客服: not a servicer of the account (or not activated / not 接待中)
+KF_TRANSITION_REFUSED = 95016  # 微信客服: service_state/trans from this state to that one is not allowed
 
 
 class ApiError(Exception):
@@ -182,6 +184,10 @@ class KFClient(WeComClient):
         return await self.call("/cgi-bin/kf/customer/batchget",
                                {"external_userid_list": list(external_userids), "need_enter_session_context": 0})
 
+    async def servicer_list(self, open_kfid: str) -> Dict[str, Any]:
+        """kf/servicer/list: `servicer_list` of {userid, status (0 接待中, 1 停止接待)} or {department_id}."""
+        return await self.get("/cgi-bin/kf/servicer/list", {"open_kfid": open_kfid})
+
     async def service_state_get(self, open_kfid: str, external_userid: str) -> Dict[str, Any]:
         """Who serves the user now: 0 未处理, 1 智能助手, 2 待接入池, 3 人工接待, 4 已结束."""
         return await self.call("/cgi-bin/kf/service_state/get",
@@ -189,7 +195,8 @@ class KFClient(WeComClient):
 
     async def service_state_trans(self, open_kfid: str, external_userid: str, service_state: int,
                                   servicer_userid: str = "") -> Dict[str, Any]:
-        """Hand the session over (e.g. 2 = queue for a human, 3 = a given servicer)."""
+        """Hand the session over (2 = the pool, 3 = a given servicer, 4 = end it); the answer's
+        `msg_code` (first change to 2/3, and to 4) allows one kf/send_msg_on_event message."""
         body: Dict[str, Any] = {"open_kfid": open_kfid, "external_userid": external_userid, "service_state": service_state}
         if servicer_userid:
             body["servicer_userid"] = servicer_userid

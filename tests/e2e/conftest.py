@@ -49,6 +49,7 @@ class WeChatSetup:
             "WECOM_KF_TOKEN": self.kf_token, "WECOM_KF_AES_KEY": self.kf_aes_key,
             "WECOM_AGENT_ID": self.app_agent_id, "WECOM_SECRET": "app-secret",
             "WECOM_TOKEN": self.app_token, "WECOM_AES_KEY": self.app_aes_key,
+            "WECOM_OAUTH_BASE": self.api_base,  # the stand-in plays WeCom's sign-in page too
         }
 
 

@@ -156,3 +156,40 @@ def test_state_changes_need_the_csrf_token_and_the_conversation_s_own_guide(stac
     assert wait_for(lambda: [t for t in custom_sent(stand_in, openid) if "七七回来啦" in t], timeout_s=30)
     assert [n for n in to_guide(stand_in, holder) if f"#{request_id} 接待已结束" in n] or \
         wait_for(lambda: [n for n in to_guide(stand_in, holder) if f"#{request_id} 接待已结束" in n], timeout_s=30)
+
+
+def test_a_guide_opening_the_console_in_wecom_is_signed_in_by_wecom(browser: Browser, stack, wechat):
+    account(stack, "guide-e2e-mei", "美导购")
+    requests.post(f"{wechat.api_base}/_stand_in/oauth/user", json={"userid": "guide-e2e-mei"}, timeout=5)
+    context = browser.new_context(viewport={"width": 390, "height": 780}, locale="zh-CN")
+    try:
+        page = context.new_page()
+        codes = []
+        page.on("request", lambda r: codes.append(r.url) if "/guide/oauth/wecom" in r.url else None)
+        page.goto(stack.console_url + "/guide/login/wecom")  # the link the WeCom app's menu opens
+        expect(page.locator("#lists")).to_be_visible(timeout=LIVE_MS)
+        expect(page.locator("#me")).to_have_text("美导购")
+        assert codes, "WeCom sent the guide back with a code"
+        # The same link again (a leaked URL) signs nobody in.
+        replay = context.new_page()
+        replay.goto(codes[0])
+        expect(replay.locator("body")).to_contain_text("请从企业微信里重新打开导购工作台")
+    finally:
+        context.close()
+
+
+def test_wecom_sign_in_refuses_a_link_made_elsewhere_and_a_member_without_an_account(stack, wechat):
+    requests.post(f"{wechat.api_base}/_stand_in/oauth/user", json={"userid": "guide-e2e-nobody"}, timeout=5)
+    started = requests.get(f"{stack.console_url}/guide/login/wecom", allow_redirects=False, timeout=10)
+    assert started.status_code == 302 and "snsapi_base" in started.headers["Location"]
+    back = requests.get(started.headers["Location"].split("#")[0], allow_redirects=False, timeout=10)
+    callback = back.headers["Location"]
+    # Without the state cookie the browser got on the way out (an attacker's link): refused.
+    assert requests.get(callback, timeout=10).status_code == 403
+    # With it, but the WeCom member has no guide account: refused, no session.
+    answer = requests.get(callback, cookies=started.cookies, timeout=10)
+    assert answer.status_code == 403 and "还没有开通" in answer.text
+    assert "staff_session" not in answer.cookies
+    # A code is good once, as at WeCom.
+    again = requests.get(callback, cookies=started.cookies, timeout=10)
+    assert again.status_code == 401 and "已失效" in again.text

@@ -109,3 +109,44 @@ def test_a_conversation_nobody_writes_in_goes_back_to_the_persona(stack, wechat,
     assert wait_for(lambda: [t for t in custom_sent(stand_in, openid) if "七七回来啦" in t], timeout_s=30)
     assert wait_for(lambda: [n for n in to_guide(stand_in, guide) if f"#{request_id} 对话超过" in n], timeout_s=30)
     assert "七七" in answer_to(customer, stand_in, openid, "你好")
+
+
+def test_fifty_customers_at_once_never_push_a_guide_past_capacity_and_the_rest_wait_in_order(stack, rewrite_roster):
+    """Two Rasa server processes (SANIC_WORKERS=2) route 50 simultaneous requests: 3 guides x 5."""
+    import redis
+    import requests
+    from concurrent.futures import ThreadPoolExecutor
+
+    from common import handoff_routing as routing
+    write, original = rewrite_roster
+    guides = ["guide-e2e-x1", "guide-e2e-x2", "guide-e2e-x3"]
+    write("timezone: Asia/Shanghai\nreply_timeout_min: 120\nidle_timeout_min: 120\nguides:\n" + "".join(
+        f'  - {{userid: {g}, name: 导购{i}, group: g, capacity: 5, hours: {{mon-sun: "00:00-24:00"}}}}\n'
+        for i, g in enumerate(guides)))
+    prefix = "burst" + secrets.token_hex(3)
+
+    def ask(i: int) -> str:
+        answer = requests.post(f"{stack.rasa_url}/webhooks/rest/webhook", json={"sender": f"{prefix}-{i}",
+                               "message": "转人工"}, headers={"Authorization": f"Bearer {stack.rasa_token}"},
+                               timeout=120)
+        answer.raise_for_status()
+        return "\n".join(m.get("text", "") for m in answer.json())
+
+    with ThreadPoolExecutor(50) as pool:
+        replies = list(pool.map(ask, range(50)))
+    store = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    requests_of = {}
+    for key in store.scan_iter(match=routing.PREFIX + "req:*", count=1000):
+        details = store.hgetall(key)
+        if details.get("sender", "").startswith(f"rest:{prefix}-"):
+            requests_of[details["sender"]] = (key.rsplit(":", 1)[1], details)
+    assert len(requests_of) == 50  # one request each, none twice
+    held = [d for _, d in requests_of.values() if d["status"] == "assigned"]
+    assert sorted(d["guide"] for d in held) == sorted(guides * 5)
+    assert {g: int(store.hget(routing.LOAD, g)) for g in guides} == {g: 5 for g in guides}
+    waiting = [rid for rid in store.zrange(routing.QUEUE, 0, -1) if any(rid == r for r, _ in requests_of.values())]
+    assert len(waiting) == 35
+    assert waiting == sorted(waiting, key=lambda rid: int(store.hget(routing.request_key(rid), "arrival")))
+    assert sum("请到" in r for r in replies) == 15
+    places = sorted(int(r.split("排第 ")[1].split(" ")[0]) for r in replies if "排第 " in r)
+    assert len(places) == 35 and places == sorted(set(places))  # each told a place of their own
