@@ -15,7 +15,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import background
-from actions.services import clock, customers, store, tags
+from actions.services import acquisition, clock, customers, store, tags
 from actions.services.catalog import Catalog, catalog
 from common.privacy import mask_id
 
@@ -86,6 +86,11 @@ async def customer_context(tracker: Tracker) -> Context:
     customer = await customers.resolve(client, ident, now)
     if customer.created:
         await tags.on_event(client, cat, customer.id, "first_seen", now, channel=ident.channel)
+    if ident.wechat:  # a QR scene / 微信客服 scene_param: the way's tags and guide (锁客), once per state
+        metadata = latest_user_metadata(tracker)
+        state = str(metadata.get("scene_param") or metadata.get("scene") or "")
+        if state:
+            await acquisition.arrived_with_state(client, cat, customer.id, state, now)
     return Context(client, cat, now, customer, ident)
 
 

@@ -22,7 +22,8 @@ EMPTY_INTENT = "/input_empty"
 EMOJI_INTENT = "/input_emoji"
 _BUTTON_PAYLOAD = re.compile(r"^/[a-z_]+$")
 # Rasa's own intents: `/restart` would wipe the conversation and bypass a guide's pause.
-_RESERVED_PAYLOADS = {"/restart", "/session_start", "/back", "/nlu_fallback", "/out_of_scope"}
+_RESERVED_PAYLOADS = {"/restart", "/session_start", "/back", "/nlu_fallback", "/out_of_scope",
+                      "/contact_added"}  # the wecom channel's 锁客 event, never a consumer's
 _INVISIBLE = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u3000"}
 
 

@@ -44,6 +44,7 @@ TIMERS = PREFIX + "timers"        # zset "reply:<id>" / "idle:<id>" -> deadline 
 ASSIGNED = PREFIX + "assigned"    # set of request ids a guide holds now (the console's "mine" and "all")
 CHANGES = PREFIX + "changes"      # stream {id, kind}: what the guide console's live view listens to
 COMPLAINTS = MARKETING + "ops:complaints"  # stream: what customers complained about (actions/handoff.py), for ops
+WAY_PREFIX = MARKETING + "acq:way:"  # hash per acquisition state (渠道活码): guides, tags, welcome, config_id
 CUSTOMER_PREFIX = MARKETING + "cust:"  # `<cid>:profile` hash; its `guide` field is the 锁客 binding
 
 
@@ -61,6 +62,10 @@ def held_key(sender_id: str) -> str:
 
 def profile_key(cid: str) -> str:
     return f"{CUSTOMER_PREFIX}{cid}:profile"
+
+
+def history_key(cid: str) -> str:
+    return f"{CUSTOMER_PREFIX}{cid}:handoffs"  # list: the customer's last 50 request ids, oldest first
 
 
 @dataclass(frozen=True)
@@ -149,7 +154,8 @@ def current_roster(path: Optional[Path] = None) -> Roster:
 
 
 # KEYS: load, queue, queue seq, the customer's open request, request seq, outbox,
-#       held (by sender), the customer's profile (its `guide` field is the 锁客 binding).
+#       held (by sender), the customer's profile (its `guide` field is the 锁客 binding),
+#       the customer's list of past requests.
 # ARGV: customer, now (ISO), now (epoch s), key prefix, sender, channel, reason, context,
 #       bind first guide ('1' or ''), reply deadline (epoch s), customer's group ('' none),
 #       bound guide override ('' = the profile's), then (userid, capacity, group) of every
@@ -185,6 +191,8 @@ local arrival = redis.call('INCR', KEYS[3])
 redis.call('SET', KEYS[4], id)
 redis.call('HSET', req, 'customer', cid, 'sender', sender, 'channel', channel, 'reason', reason,
            'context', context, 'group', group, 'arrival', arrival, 'requested_at', now)
+redis.call('RPUSH', KEYS[9], id)
+redis.call('LTRIM', KEYS[9], -50, -1)
 if best then
   redis.call('HINCRBY', KEYS[1], best, 1)
   redis.call('HSET', req, 'status', 'assigned', 'guide', best, 'assigned_at', now)
@@ -320,7 +328,8 @@ async def request(redis: Any, roster: Roster, cid: str, now: datetime, bound_gui
     `bound_guide` overrides the profile's binding (tests); `context` is what the guide's
     notification shows about the customer (name, tags), written by the caller."""
     found = await _REQUEST(
-        redis, [LOAD, QUEUE, QUEUE_SEQ, open_key(cid), REQUEST_SEQ, OUTBOX, held_key(sender), profile_key(cid)],
+        redis, [LOAD, QUEUE, QUEUE_SEQ, open_key(cid), REQUEST_SEQ, OUTBOX, held_key(sender), profile_key(cid),
+                history_key(cid)],
         [cid, now.isoformat(), _epoch(now), PREFIX, sender, channel, reason, context,
          "1" if roster.bind_first_guide else "", reply_deadline(roster, now), group, bound_guide,
          *_on_duty_args(roster.on_duty(now))])

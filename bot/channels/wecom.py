@@ -11,6 +11,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Any, Dict, Optional, Text
 
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sanic.response import HTTPResponse
 
 from common import sender
@@ -28,7 +29,15 @@ from bot.wechat.wecom_callback import OnNewMessage, WeComCallbackChannel
 logger = logging.getLogger(__name__)
 
 CHANNEL = "wecom"
+CONTACT_ADDS = ("add_external_contact", "add_half_external_contact")
+CONTACT_INTENT = "/contact_added"  # internal: never accepted from a consumer (bot/input_guard.py)
 _HTTP = HttpJson()
+
+
+def contact_key(message: Dict[str, Any]) -> str:
+    # FromUserName is "sys" for these events: the guide, the customer and the time tell retries apart
+    return (f"wx:dedup:{CHANNEL}:contact:{message.get('UserID')}:{message.get('ExternalUserID')}:"
+            f"{message.get('CreateTime')}")
 
 
 class WeComInput(WeComCallbackChannel):
@@ -62,17 +71,50 @@ class WeComInput(WeComCallbackChannel):
 
     async def on_callback(self, message: Dict[str, Any], on_new_message: OnNewMessage) -> HTTPResponse:
         if str(message.get("MsgType") or "") == "event":
+            if message.get("Event") == "change_external_contact" and message.get("ChangeType") in CONTACT_ADDS:
+                await self._once(contact_key(message), self._contact_added(on_new_message, message, contact_key(message)))
+                return glue.success()
             logger.info("wecom: event %r from %s noted.", message.get("Event"), mask_id(message.get("FromUserName")))
             return glue.success()
         key = dedup.dedup_key(CHANNEL, message)
+        await self._once(key, self._work(on_new_message, message, key))
+        return glue.success()
+
+    async def _once(self, key: str, work: Any) -> None:
+        """Run `work` in the background unless a retry of the same callback already did."""
         try:
             first = await dedup.claim(get_redis(), key, dedup_ttl_s()) in (dedup.FIRST, dedup.TAKEOVER)
         except Exception:
             logger.exception("wecom: Redis unavailable for dedup; processing without it.")
             first = True
         if first:
-            glue.spawn(self._work(on_new_message, message, key))
-        return glue.success()
+            glue.spawn(work)
+        else:
+            work.close()  # the coroutine never runs
+
+    async def _contact_added(self, on_new_message: OnNewMessage, message: Dict[str, Any], key: str) -> None:
+        """锁客: a guide added a customer (action_contact_added binds and tags; its welcome goes out
+        with the event's WelcomeCode, which WeCom honours once, for 20 seconds)."""
+        guide, external = str(message.get("UserID") or ""), str(message.get("ExternalUserID") or "")
+        redis = get_redis()
+        try:
+            async with dedup.leased(redis, key):
+                collector = CollectingOutputChannel()
+                await on_new_message(UserMessage(
+                    CONTACT_INTENT, collector, sender.make(sender.WECOM_KF, external), input_channel=CHANNEL,
+                    message_id=key, metadata={"contact_event": {"guide": guide, "state": str(message.get("State") or "")}}))
+                welcome = "\n\n".join(str(m["text"]) for m in collector.messages if m.get("text"))
+                code = str(message.get("WelcomeCode") or "")
+                if code and welcome:  # no code: the brand set a welcome in WeCom's admin, which WeCom sent
+                    try:
+                        await self._client().send_welcome(code, welcome)
+                    except ApiError as error:
+                        await record_undeliverable(redis, CHANNEL, external, welcome, error.errcode, error.errmsg,
+                                                   extra="welcome")
+        except Exception:
+            logger.exception("wecom: contact event for %s failed.", mask_id(external))
+        finally:
+            await _finished(redis, key)
 
     async def _work(self, on_new_message: OnNewMessage, message: Dict[str, Any], key: str) -> None:
         userid = str(message.get("FromUserName") or "")
@@ -104,7 +146,12 @@ class WeComInput(WeComCallbackChannel):
         except Exception:
             logger.exception("wecom: turn for %s failed.", mask_id(userid))
         finally:
-            try:
-                await dedup.finish(redis, key)
-            except Exception:
-                pass
+            await _finished(redis, key)
+
+
+async def _finished(redis: Any, key: str) -> None:
+    """Mark a callback done; a Redis hiccup here only lets a later retry run it again."""
+    try:
+        await dedup.finish(redis, key)
+    except Exception:
+        pass

@@ -23,12 +23,15 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from actions.services import tags as tag_store
+from actions.services.catalog import catalog as load_catalog
 from bot.console.guide_feed import ChangeFeed
 from bot.console.staff import API_HEADERS, Refusal, Session, authorise
 from bot.handoff.rasa_events import RasaEvents
 from bot.redis_conn import get_redis
 from common import handoff_routing as routing
 from common import handoff_session as session_store
+from common import handoff_stats
 from common.redis_settings import UNAVAILABLE
 
 logger = logging.getLogger(__name__)
@@ -70,6 +73,26 @@ def summary(request_id: str, details: Dict[str, str], roster: routing.Roster) ->
             "reason": details.get("reason", ""), "requested_at": details.get("requested_at", ""),
             "assigned_at": details.get("assigned_at", ""), "last_message_at": details.get("last_message_at", ""),
             "transfer_note": details.get("transfer_note", "")}
+
+
+async def shown_tags(redis: Any, cid: str) -> List[Dict[str, str]]:
+    catalog = load_catalog()
+    return [{"id": t, "name": tag_store.display(catalog, t)} for t in sorted(await tag_store.tags_of(redis, cid))]
+
+
+async def past_handoffs(redis: Any, cid: str, current: str, roster: routing.Roster) -> List[Dict[str, str]]:
+    """The customer's earlier handoffs, newest first: when, why, who, how it ended."""
+    past = []
+    for request_id in reversed(await redis.lrange(routing.history_key(cid), 0, -1)):
+        if str(request_id) == current:
+            continue
+        details = await session_store.details(redis, str(request_id))
+        if details:
+            guide = roster.guide(details.get("guide", ""))
+            past.append({"id": str(request_id), "requested_at": details.get("requested_at", ""),
+                         "reason": details.get("reason", ""), "guide_name": guide.name if guide else "",
+                         "status": details.get("status", ""), "outcome": details.get("outcome", "")})
+    return past
 
 
 def may_open(who: Session, details: Dict[str, str]) -> bool:
@@ -159,11 +182,13 @@ def guide_blueprint(feed: Optional[ChangeFeed] = None) -> Blueprint:
             raise Refusal(403, "this conversation is not yours")
         before = await rasa(request).recent_lines(details.get("sender", ""), limit=30)
         during = await session_store.messages(redis, str(request_id))
-        profile = {k: v for k, v in (await redis.hgetall(routing.profile_key(details.get("customer", "")))).items()
+        cid = details.get("customer", "")
+        profile = {k: v for k, v in (await redis.hgetall(routing.profile_key(cid))).items()
                    if k in ("name", "level", "points", "last_checkin_at", "first_channel", "guide")}
-        coupons = await redis.hlen(f"{routing.CUSTOMER_PREFIX}{details.get('customer', '')}:coupons")
+        coupons = await redis.hlen(f"{routing.CUSTOMER_PREFIX}{cid}:coupons")
         return response.json({
             **summary(str(request_id), details, roster), "profile": profile, "coupons": coupons,
+            "tags": await shown_tags(redis, cid), "past": await past_handoffs(redis, cid, str(request_id), roster),
             "before": [{"who": "customer" if line["who"] == "user" else "bot", "text": line["text"]} for line in before],
             "messages": during,
         }, headers=API_HEADERS, ensure_ascii=False)
@@ -214,6 +239,46 @@ def guide_blueprint(feed: Optional[ChangeFeed] = None) -> Blueprint:
         await routing.free_and_offer(get_redis(), routing.current_roster(), guide, utc_now(),
                                      freed_request=str(request_id), outcome="guide_ended")
         return response.json({"ended": str(request_id)}, headers=API_HEADERS)
+
+    @bp.post("/api/guide/conversations/<request_id:int>/tags")
+    async def change_tags(request: Request, request_id: int) -> HTTPResponse:
+        """The holder adds or removes the customer's tags; each change lands in the tag log with who did it."""
+        who, _, details = await held_by_me(request, str(request_id))
+        body = await _body(request)
+        add, remove = body.get("add") or [], body.get("remove") or []
+        if not all(isinstance(t, str) for t in [*add, *remove]):
+            raise Refusal(400, "add and remove must be lists of tag ids")
+        catalog = load_catalog()
+        unknown = [t for t in [*add, *remove] if t not in catalog.tags]
+        if unknown:
+            raise Refusal(400, f"unknown tags: {', '.join(unknown)}")
+        changed = await tag_store.change(get_redis(), catalog, details.get("customer", ""), add=add, remove=remove,
+                                         by=f"guide:{who.account.username}", reason="guide console", now=utc_now())
+        return response.json({"changed": changed, "tags": await shown_tags(get_redis(), details.get("customer", ""))},
+                             headers=API_HEADERS, ensure_ascii=False)
+
+    @bp.get("/api/guide/tags")
+    async def tag_catalogue(request: Request) -> HTTPResponse:
+        await authorise(request)
+        catalog = load_catalog()
+        return response.json({"tags": [{"id": t, "name": tag_store.display(catalog, t)} for t in catalog.tags]},
+                             headers=API_HEADERS, ensure_ascii=False)
+
+    @bp.get("/api/guide/service-levels")
+    async def service_levels(request: Request) -> HTTPResponse:
+        """Ops: waiting now, time to a guide's first reply (median, p90), abandoned, per guide."""
+        await authorise(request, OPS_ROLES)
+        try:
+            hours = max(0.0, float(request.args.get("hours", "24")))
+        except ValueError:
+            raise Refusal(400, "hours must be a number")
+        since = datetime.fromtimestamp(utc_now().timestamp() - hours * 3600, timezone.utc) if hours else None
+        levels = await handoff_stats.service_levels(get_redis(), since)
+        roster = routing.current_roster()
+        for userid, figures in levels["per_guide"].items():
+            guide = roster.guide(userid)
+            figures["name"] = guide.name if guide else userid
+        return response.json({"hours": hours, **levels}, headers=API_HEADERS, ensure_ascii=False)
 
     @bp.get("/api/guide/guides")
     async def guides(request: Request) -> HTTPResponse:

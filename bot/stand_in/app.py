@@ -27,7 +27,7 @@ from sanic.response import HTTPResponse
 from bot.stand_in.state import ERRMSG, KF_SENDABLE, StandInState, error
 
 SEND_PATHS = ("/cgi-bin/message/custom/send", "/cgi-bin/kf/send_msg", "/cgi-bin/kf/send_msg_on_event",
-              "/cgi-bin/message/send")
+              "/cgi-bin/message/send", "/cgi-bin/externalcontact/send_welcome_msg")
 
 
 def create_app(name: str = "wechat_stand_in") -> Sanic:
@@ -210,6 +210,51 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
         return record(request, {"errcode": 0, "errmsg": "ok", "userid": userid, "user_ticket": secrets.token_hex(8),
                                 "expires_in": 1800})
 
+    # --- 客户联系: 联系我 ways and the welcome a new customer gets ------------------------
+    @app.post("/cgi-bin/externalcontact/add_contact_way")
+    async def add_contact_way(request: Request) -> HTTPResponse:
+        problem = await guarded(request)
+        if problem:
+            return record(request, problem)
+        body = request.json or {}
+        users = body.get("user") or []
+        if body.get("type") not in (1, 2) or body.get("scene") not in (1, 2) or not users or \
+                (body.get("type") == 1 and len(users) != 1):
+            return record(request, error(40058))
+        if len(str(body.get("state") or "")) > 30:
+            return record(request, error(40097))
+        config_id = secrets.token_hex(16)
+        state.contact_ways[config_id] = body
+        answer: Dict[str, Any] = {"errcode": 0, "errmsg": "ok", "config_id": config_id}
+        if body.get("scene") == 2:
+            answer["qr_code"] = f"https://wework.qpic.cn/wwpic/{config_id}/0"
+        return record(request, answer)
+
+    @app.post("/cgi-bin/externalcontact/del_contact_way")
+    async def del_contact_way(request: Request) -> HTTPResponse:
+        problem = await guarded(request)
+        if problem:
+            return record(request, problem)
+        found = state.contact_ways.pop(str((request.json or {}).get("config_id") or ""), None)
+        return record(request, {"errcode": 0, "errmsg": "ok"} if found else error(41044))
+
+    @app.post("/cgi-bin/externalcontact/send_welcome_msg")
+    async def send_welcome_msg(request: Request) -> HTTPResponse:
+        problem = await guarded(request)
+        if problem:
+            return record(request, problem)
+        expiry = state.welcome_codes.pop(str((request.json or {}).get("welcome_code") or ""), None)
+        if expiry is None or expiry < time.time():  # used once already, made up, or past its 20 s
+            return record(request, error(41051))
+        return record(request, {"errcode": 0, "errmsg": "ok"})
+
+    @app.post("/_stand_in/contact/welcome_code")
+    async def issue_welcome_code(_: Request) -> HTTPResponse:
+        """The WelcomeCode WeCom puts in an add_external_contact event (the test sends the event)."""
+        code = "WELCOME" + secrets.token_hex(10)
+        state.welcome_codes[code] = time.time() + 20
+        return response.json({"welcome_code": code})
+
     @app.post("/_stand_in/oauth/user")
     async def oauth_user(request: Request) -> HTTPResponse:
         state.oauth_userid = str((request.json or {}).get("userid") or "")
@@ -309,6 +354,8 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
         state.kf_invalid.clear()
         state.mp_users.clear()
         state.oauth_codes.clear()
+        state.welcome_codes.clear()
+        state.contact_ways.clear()
         state.oauth_userid = ""
         state.tokens.clear()
         state.page_size, state.latency_s = 1000, 0.0

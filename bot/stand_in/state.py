@@ -27,6 +27,9 @@ ERRMSG = {
     95000: "invalid cursor",
     40058: "invalid parameter",
     40029: "invalid code",
+    41051: "externaluser has started chatting",
+    41044: "invalid config_id",
+    40097: "invalid args: state too long",
 }
 
 # kf/service_state/trans: the changes WeCom's table allows (0 未处理, 1 智能助手, 2 待接入池,
@@ -55,6 +58,8 @@ class StandInState:
     kf_servicers: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)  # open_kfid -> servicer_list
     oauth_userid: str = ""  # who is "signed in to WeCom" when a page asks the authorize endpoint
     oauth_codes: Dict[str, str] = field(default_factory=dict)  # code -> userid, each usable once
+    welcome_codes: Dict[str, float] = field(default_factory=dict)  # WelcomeCode -> expiry (epoch s), usable once
+    contact_ways: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # config_id -> add_contact_way body
     page_size: int = 1000
     latency_s: float = 0.0
     counter: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))

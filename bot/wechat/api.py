@@ -215,3 +215,21 @@ class WeComAppClient(WeComClient):
         agent: Any = int(self.agent_id) if str(self.agent_id).isdigit() else self.agent_id
         return await self.call("/cgi-bin/message/send",
                                {"touser": touser, "msgtype": "text", "agentid": agent, "text": {"content": content}, "safe": 0})
+
+    async def send_welcome(self, welcome_code: str, content: str) -> Dict[str, Any]:
+        """externalcontact/send_welcome_msg: once, within 20 s of the add event that carried the code
+        (the app must be one of 客户联系's 可调用应用)."""
+        return await self.call("/cgi-bin/externalcontact/send_welcome_msg",
+                               {"welcome_code": welcome_code, "text": {"content": content}})
+
+    async def add_contact_way(self, userids: List[str], state: str, remark: str = "") -> Dict[str, Any]:
+        """externalcontact/add_contact_way: a 联系我 QR code for one guide (type 1) or several (type 2);
+        WeCom's admin does not list ways made by API, so the caller keeps the config_id."""
+        body: Dict[str, Any] = {"type": 1 if len(userids) == 1 else 2, "scene": 2, "state": state,
+                                "user": list(userids), "skip_verify": True}
+        if remark:
+            body["remark"] = remark[:30]
+        return await self.call("/cgi-bin/externalcontact/add_contact_way", body)
+
+    async def del_contact_way(self, config_id: str) -> Dict[str, Any]:
+        return await self.call("/cgi-bin/externalcontact/del_contact_way", {"config_id": config_id})

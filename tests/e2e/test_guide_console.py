@@ -5,6 +5,7 @@ a colleague, who ends it (the persona is back). Tried as an attacker would: a gu
 open a colleague's conversation, and a state change without the CSRF token is refused."""
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import redis
 import requests
 from playwright.sync_api import Browser, Page, expect
 
@@ -92,6 +94,15 @@ def test_a_guide_takes_replies_and_transfers_and_a_colleague_ends_it(stack, wech
     mei.locator("#reply-form button").click()
     assert wait_for(lambda: "您好，我是美导购，色号的事我来帮您" in custom_sent(stand_in, openid), timeout_s=30)
 
+    # She tags the customer; the tag log says who did it.
+    mei.locator("#tag-add").select_option("intent:high")
+    mei.locator("#tag-form button").click()
+    expect(mei.locator("#tag-list")).to_contain_text("意向:高意向")
+    store = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    cid = store.get(f"{{brand}}:cust:ident:wechat_mp:{openid}")
+    logged = [json.loads(e) for e in store.lrange(f"{{brand}}:cust:{cid}:tag_log", 0, -1)]
+    assert any(e.get("by", "").startswith("guide:guide-e2e-mei") for e in logged), logged
+
     # The customer answers: it shows in her open conversation live.
     assert customer.deliver(customer.text(openid, "我平时用 02 号")).reply is None
     expect(mei.locator("#transcript")).to_contain_text("我平时用 02 号", timeout=LIVE_MS)
@@ -116,6 +127,21 @@ def test_a_guide_takes_replies_and_transfers_and_a_colleague_ends_it(stack, wech
     expect(zhou.locator("#lists")).to_be_visible()
     assert wait_for(lambda: [t for t in custom_sent(stand_in, openid) if "七七回来啦" in t], timeout_s=30)
     assert "七七" in answer_to(customer, stand_in, openid, "你好")
+
+    # Ops see the service levels: this handoff counted, its first reply timed.
+    ops = console(account_with_role(stack, "ops"))
+    ops.locator(".tab[data-view=levels]").click()
+    expect(ops.locator("#levels-summary")).to_contain_text("次转人工")
+    expect(ops.locator("#levels tbody")).to_contain_text("美导购")
+
+
+def account_with_role(stack, role: str) -> str:
+    name = f"{role}-{secrets.token_hex(3)}"
+    made = subprocess.run([sys.executable, str(ROOT / "scripts" / "staff.py"), "add", name, "--role", role,
+                           "--password-stdin"], input=PASSWORD + "\n", capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "REDIS_URL": stack.redis_url, "PYTHONPATH": str(ROOT)})
+    assert made.returncode == 0, made.stderr
+    return name
 
 
 def test_state_changes_need_the_csrf_token_and_the_conversation_s_own_guide(stack, wechat, rewrite_roster):

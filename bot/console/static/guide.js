@@ -59,6 +59,7 @@
     });
     listen();
     loadQuickReplies();
+    loadTagCatalogue();
     openView(state.view);
   }
 
@@ -85,7 +86,30 @@
       tab.classList.toggle("active", tab.getAttribute("data-view") === view);
     });
     show("lists");
-    refreshList();
+    var levels = view === "levels";
+    $("levels").hidden = $("levels-summary").hidden = !levels;
+    $("conversations").hidden = levels;
+    if (levels) { $("empty").hidden = true; refreshLevels(); } else { refreshList(); }
+  }
+
+  function seconds(s) { return s === null || s === undefined ? "—" : (s < 60 ? Math.round(s) + " 秒" : Math.round(s / 6) / 10 + " 分钟"); }
+
+  function refreshLevels() {
+    return api("GET", "/api/guide/service-levels?hours=24").then(function (answer) {
+      if (!answer.ok) return;
+      var d = answer.data;
+      $("levels-summary").textContent = "近 24 小时：" + d.requests + " 次转人工，正在等待 " + d.waiting_now +
+        " 位，接待中 " + d.held_now + " 位，首次回复中位 " + seconds(d.median_first_reply_s) + "，P90 " +
+        seconds(d.p90_first_reply_s) + "，未回复就结束 " + d.abandoned + " 次";
+      var body = $("levels").querySelector("tbody");
+      body.textContent = "";
+      Object.keys(d.per_guide).forEach(function (userid) {
+        var g = d.per_guide[userid], row = make("tr");
+        [g.name, g.requests + "（接待中 " + g.holding_now + "）", seconds(g.median_first_reply_s),
+          seconds(g.p90_first_reply_s), String(g.abandoned)].forEach(function (v) { row.appendChild(make("td", "", v)); });
+        body.appendChild(row);
+      });
+    });
   }
 
   function refreshCounts() {
@@ -164,7 +188,6 @@
     $("customer").textContent = c.customer_name + " · #" + c.id;
     var facts = [];
     if (c.level) facts.push(c.level + "会员");
-    if (c.tags && c.tags.length) facts.push("标签：" + c.tags.join("、"));
     if (c.profile && c.profile.points) facts.push("积分 " + c.profile.points);
     if (c.coupons) facts.push("优惠券 " + c.coupons + " 张");
     facts.push("原因：" + (REASONS[c.reason] || c.reason));
@@ -180,8 +203,56 @@
     });
     var mine = c.status === "assigned" && state.me.guide_userid && c.guide === state.me.guide_userid;
     $("held-actions").hidden = !mine;
+    renderTags(c.tags || [], mine);
+    var past = $("past-list");
+    past.textContent = "";
+    (c.past || []).forEach(function (p) {
+      past.appendChild(make("li", "", clock(p.requested_at) + " " + p.requested_at.slice(0, 10) + " · " +
+        (REASONS[p.reason] || p.reason) + " · " + (p.guide_name || "未接入") + (p.status === "ended" ? " · 已结束" : "")));
+    });
+    $("past").hidden = !(c.past && c.past.length);
     fillTransferTargets(c.guide);
     transcript.lastElementChild && transcript.lastElementChild.scrollIntoView({ block: "end" });
+  }
+
+  function renderTags(tags, mine) {
+    var list = $("tag-list");
+    list.textContent = "";
+    tags.forEach(function (t) {
+      var chip = make("span", "chip", t.name);
+      if (mine) {
+        var remove = make("button", "", "×");
+        remove.setAttribute("aria-label", "去掉 " + t.name);
+        remove.addEventListener("click", function () { changeTags([], [t.id]); });
+        chip.appendChild(remove);
+      }
+      list.appendChild(chip);
+    });
+    $("tag-form").hidden = !mine;
+  }
+
+  function changeTags(add, remove) {
+    api("POST", "/api/guide/conversations/" + state.current + "/tags", { add: add, remove: remove })
+      .then(function (answer) {
+        if (answer.ok) openConversation(state.current);
+        else { $("notice").textContent = "标签没改成：" + (answer.data.error || answer.status); }
+      });
+  }
+
+  $("tag-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    if ($("tag-add").value) changeTags([$("tag-add").value], []);
+  });
+
+  function loadTagCatalogue() {
+    api("GET", "/api/guide/tags").then(function (answer) {
+      var select = $("tag-add");
+      (answer.ok ? answer.data.tags : []).forEach(function (t) {
+        var option = make("option", "", t.name);
+        option.value = t.id;
+        select.appendChild(option);
+      });
+    });
   }
 
   function fillTransferTargets(holder) {
@@ -255,7 +326,7 @@
     state.events.onmessage = function (event) {
       var change = {};
       try { change = JSON.parse(event.data); } catch (e) { return; }
-      if (!$("lists").hidden) refreshList();
+      if (!$("lists").hidden) { if (state.view === "levels") refreshLevels(); else refreshList(); }
       else { refreshCounts(); if (state.current && change.id === state.current) openConversation(state.current); }
     };
   }
