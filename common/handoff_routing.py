@@ -65,7 +65,7 @@ def profile_key(cid: str) -> str:
 
 
 def history_key(cid: str) -> str:
-    return f"{CUSTOMER_PREFIX}{cid}:handoffs"  # list: the customer's last 50 request ids, oldest first
+    return f"{CUSTOMER_PREFIX}{cid}:handoffs"  # list: every request id of the customer, oldest first
 
 
 @dataclass(frozen=True)
@@ -191,8 +191,7 @@ local arrival = redis.call('INCR', KEYS[3])
 redis.call('SET', KEYS[4], id)
 redis.call('HSET', req, 'customer', cid, 'sender', sender, 'channel', channel, 'reason', reason,
            'context', context, 'group', group, 'arrival', arrival, 'requested_at', now)
-redis.call('RPUSH', KEYS[9], id)
-redis.call('LTRIM', KEYS[9], -50, -1)
+redis.call('RPUSH', KEYS[9], id)  -- never trimmed: erasure finds every request of the customer here
 if best then
   redis.call('HINCRBY', KEYS[1], best, 1)
   redis.call('HSET', req, 'status', 'assigned', 'guide', best, 'assigned_at', now)

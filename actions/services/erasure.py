@@ -170,7 +170,9 @@ async def plan(client: aioredis.Redis, cid: str) -> Plan:
     result.add("option_menus", len(set(options)), _delete(sorted(set(options))))
     result.add("dedup_keys", len(set(dedup)), _delete(sorted(set(dedup))))
     # requests for a human guide (common/handoff_routing.py): the request, its queue place, its slot
-    for request in await _scan(client, f"{_glob(handoff_routing.PREFIX)}req:*"):
+    # (their ids are in `{brand}:cust:<cid>:handoffs`, written by the request step; no scan)
+    for request_id in await client.lrange(handoff_routing.history_key(cid), 0, -1):
+        request = handoff_routing.request_key(request_id)
         held = await client.hgetall(request)
         if held.get("customer") != cid:
             continue

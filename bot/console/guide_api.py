@@ -83,7 +83,7 @@ async def shown_tags(redis: Any, cid: str) -> List[Dict[str, str]]:
 async def past_handoffs(redis: Any, cid: str, current: str, roster: routing.Roster) -> List[Dict[str, str]]:
     """The customer's earlier handoffs, newest first: when, why, who, how it ended."""
     past = []
-    for request_id in reversed(await redis.lrange(routing.history_key(cid), 0, -1)):
+    for request_id in reversed(await redis.lrange(routing.history_key(cid), -20, -1)):
         if str(request_id) == current:
             continue
         details = await session_store.details(redis, str(request_id))

@@ -98,6 +98,9 @@ def wecom_oauth_blueprint() -> Blueprint:
         if not accounts:
             logger.warning("WeCom sign-in: no guide account for %s.", mask_id(userid or "(not a member)"))
             return page("你的企业微信账号还没有开通导购工作台，请联系运营同事。", 403)
+        if len(accounts) > 1:  # which one they meant is not ours to guess
+            logger.warning("WeCom sign-in: %d guide accounts share %s; refused.", len(accounts), mask_id(userid))
+            return page("你的企业微信账号对应了不止一个导购账号，请联系运营同事处理。", 409)
         token, _ = await start_session(get_redis(), accounts[0])
         logger.info("Staff API: %s signed in through WeCom.", accounts[0].username)
         # A page, not a redirect: the session cookie is SameSite=Strict, and a redirect chain

@@ -115,9 +115,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator["Browser"]:
-    """Headless Chromium (Playwright) for the page tests: the web chat and the guide console."""
+    """Headless Chromium (Playwright) for the page tests: the web chat and the guide console.
+    Per module: Playwright's sync API keeps an event loop running while it is open, and the
+    tests after a browser module use asyncio.run."""
     from playwright.sync_api import sync_playwright
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"Chromium not found at {CHROMIUM}: run `WITH_BROWSER=1 bash scripts/setup.sh`")

@@ -110,7 +110,7 @@ def test_a_handoff_survives_the_rasa_server_killed_hard_and_restarted(stack, cha
         roster = routing.current_roster(Path(stack.extra_env["HANDOFF_ROSTER_FILE"]))
         await routing.free_and_offer(client, roster, roster.guide(guide), datetime.now(timezone.utc),
                                      freed_request=request_id)
-        await client.aclose()
+        await client.close()
     asyncio.run(end())  # what the guide's 结束 does
     assert wait_for(lambda: not store.zscore(routing.OUTBOX, f"resume:{request_id}"), timeout_s=30)  # worker done
     assert "七七" in chat.texts("你好")

@@ -107,6 +107,7 @@ def test_a_guide_takes_replies_and_transfers_and_a_colleague_ends_it(stack, wech
     assert customer.deliver(customer.text(openid, "我平时用 02 号")).reply is None
     expect(mei.locator("#transcript")).to_contain_text("我平时用 02 号", timeout=LIVE_MS)
 
+    expect(mei.locator("#transfer-to option[value=guide-e2e-zhou]")).to_be_enabled()
     mei.locator("#transfer-to").select_option("guide-e2e-zhou")
     mei.locator("#transfer-note").fill("她在比较 02 和 03")
     mei.locator("#transfer-form button").click()
@@ -121,7 +122,7 @@ def test_a_guide_takes_replies_and_transfers_and_a_colleague_ends_it(stack, wech
 
     zhou = console(account(stack, "guide-e2e-zhou", "周导购"))
     zhou.locator(".tab[data-view=mine]").click()
-    zhou.locator("#conversations li .who").first.click()
+    zhou.locator("#conversations li", has_text=f"#{request_id} ").locator(".who").click()
     expect(zhou.locator("#profile")).to_contain_text("她在比较 02 和 03")
     zhou.locator("#end").click()
     expect(zhou.locator("#lists")).to_be_visible()
@@ -132,7 +133,7 @@ def test_a_guide_takes_replies_and_transfers_and_a_colleague_ends_it(stack, wech
     ops = console(account_with_role(stack, "ops"))
     ops.locator(".tab[data-view=levels]").click()
     expect(ops.locator("#levels-summary")).to_contain_text("次转人工")
-    expect(ops.locator("#levels tbody")).to_contain_text("美导购")
+    expect(ops.locator("#levels tbody")).to_contain_text("周导购")  # who held it last
 
 
 def account_with_role(stack, role: str) -> str:
@@ -185,8 +186,9 @@ def test_state_changes_need_the_csrf_token_and_the_conversation_s_own_guide(stac
 
 
 def test_a_guide_opening_the_console_in_wecom_is_signed_in_by_wecom(browser: Browser, stack, wechat):
-    account(stack, "guide-e2e-mei", "美导购")
-    requests.post(f"{wechat.api_base}/_stand_in/oauth/user", json={"userid": "guide-e2e-mei"}, timeout=5)
+    userid = "guide-e2e-ou" + secrets.token_hex(3)
+    account(stack, userid, "欧导购")
+    requests.post(f"{wechat.api_base}/_stand_in/oauth/user", json={"userid": userid}, timeout=5)
     context = browser.new_context(viewport={"width": 390, "height": 780}, locale="zh-CN")
     try:
         page = context.new_page()
@@ -194,7 +196,7 @@ def test_a_guide_opening_the_console_in_wecom_is_signed_in_by_wecom(browser: Bro
         page.on("request", lambda r: codes.append(r.url) if "/guide/oauth/wecom" in r.url else None)
         page.goto(stack.console_url + "/guide/login/wecom")  # the link the WeCom app's menu opens
         expect(page.locator("#lists")).to_be_visible(timeout=LIVE_MS)
-        expect(page.locator("#me")).to_have_text("美导购")
+        expect(page.locator("#me")).to_have_text("欧导购")
         assert codes, "WeCom sent the guide back with a code"
         # The same link again (a leaked URL) signs nobody in.
         replay = context.new_page()

@@ -258,6 +258,7 @@
   function fillTransferTargets(holder) {
     api("GET", "/api/guide/guides").then(function (answer) {
       var select = $("transfer-to");
+      var chosen = select.value;  // a live refresh must not undo what the guide picked
       select.textContent = "";
       (answer.ok ? answer.data.guides : []).forEach(function (g) {
         if (g.userid === holder) return;
@@ -266,6 +267,7 @@
         option.disabled = !g.on_duty || g.load >= g.capacity;
         select.appendChild(option);
       });
+      if (chosen) select.value = chosen;
     });
   }
 
