@@ -23,7 +23,7 @@ from rasa_sdk.events import ConversationPaused
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import Context, CustomerAction, latest_intent, latest_user_event, latest_user_metadata
-from actions.services import customers, tags
+from actions.services import customers, store, tags
 from common import handoff_routing as routing
 from common.lua_script import LuaScript
 
@@ -34,11 +34,15 @@ ASKED, COMPLAINT, BOT_FAILED = "asked", "complaint", "bot_failed_twice"
 COMPLAINTS = routing.COMPLAINTS
 COMPLAINTS_MAX = 10_000
 
-# KEYS: the message's marker, the stream. ARGV: marker TTL, max length, then field/value pairs.
-# A retried action call (same message id) finds the marker and adds nothing.
+# KEYS: the message's marker, the complaints stream, the ops alerts stream.
+# ARGV: marker TTL, max length, customer id, then field/value pairs.
+# A retried action call (same message id) finds the marker and adds nothing. The alert is what
+# makes "someone will follow up" true: `scripts/ops.py alerts` is ops' to-do list.
 _RECORD_COMPLAINT = LuaScript("""
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return false end
-return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 4))
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', 10000, '*', 'type', 'complaint', 'customer', ARGV[3], 'complaint', id)
+return id
 """)
 
 
@@ -131,8 +135,8 @@ async def record_complaint(ctx: Context, tracker: Tracker) -> Optional[str]:
     mid = str(event.get("message_id") or ctx.now.timestamp())
     fields = {"customer": ctx.cid, "text": str(event.get("text") or "")[:500], "at": ctx.now.isoformat(),
               "channel": tracker.get_latest_input_channel() or "", "message_id": mid}
-    found = await _RECORD_COMPLAINT(ctx.redis, [f"{COMPLAINTS}:seen:{mid}", COMPLAINTS],
-                                    [86400, COMPLAINTS_MAX, *[v for pair in fields.items() for v in pair]])
+    found = await _RECORD_COMPLAINT(ctx.redis, [f"{COMPLAINTS}:seen:{mid}", COMPLAINTS, store.ALERTS],
+                                    [86400, COMPLAINTS_MAX, ctx.cid, *[v for pair in fields.items() for v in pair]])
     return found or None
 
 

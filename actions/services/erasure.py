@@ -33,7 +33,7 @@ import redis.asyncio as aioredis
 
 from actions import outbox
 from actions.services import coupons, prizes
-from actions.services.store import PREFIX, TAG
+from actions.services.store import ALERTS, PREFIX, TAG
 from common import handoff_routing, handoff_session, inbox_store, web_mailbox
 
 TRACKER_PREFIX = "rasa:tracker:"
@@ -196,8 +196,9 @@ async def plan(client: aioredis.Redis, cid: str) -> Plan:
     mailboxes = [k for s in senders if s.startswith("web:") for k in (web_mailbox.key(s[4:]),)
                  if await client.exists(k)]
     result.add("web_mailboxes", len(mailboxes), _delete(mailboxes))
-    complaints = [i for i, f in await client.xrange(handoff_routing.COMPLAINTS) if f.get("customer") == cid]
-    result.add("complaints", len(complaints), lambda c, ids=complaints: c.xdel(handoff_routing.COMPLAINTS, *ids))
+    for stream in (handoff_routing.COMPLAINTS, ALERTS):  # complaints, and ops' alerts about them
+        ids = [i for i, f in await client.xrange(stream) if f.get("customer") == cid]
+        result.add(f"stream_entries:{stream}", len(ids), lambda c, s=stream, ids=ids: c.xdel(s, *ids))
     # acknowledged 公众号 callbacks not yet answered (bot/wechat/acked.py): they hold the text
     for pending in await _scan(client, "wx:acked:*"):
         theirs = [m for m in await client.zrange(pending, 0, -1)

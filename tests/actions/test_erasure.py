@@ -59,6 +59,7 @@ async def _seed(client, openid: str, unionid: str, text: str, phone: str) -> str
     routed = await handoff_routing.request(client, roster, cid, monday_10, bound_guide="guide-lin", sender=sender)
     await handoff_session.append(client, roster, routed.request_id, handoff_session.CUSTOMER, text, monday_10)
     await client.xadd(handoff_routing.COMPLAINTS, {"customer": cid, "text": text})
+    await client.xadd(store.ALERTS, {"type": "complaint", "customer": cid, "complaint": "1-0"})
     # a 公众号 callback acknowledged, its answer not yet out (bot/wechat/acked.py): it holds the text
     job = {"openid": openid, "text": text, "direct": None, "metadata": {"openid": openid}}
     await client.zadd("wx:acked:wechat_mp", {json.dumps({"key": f"wx:dedup:wechat_mp:msg:{openid}", "job": job},
@@ -120,7 +121,7 @@ def test_erase_removes_one_customer_everywhere_and_leaves_the_other(redis_server
     for kind in ("identities", "claims", "customer_keys", "checkin_keys", "lottery_keys", "trackers",
                  "option_menus", "dedup_keys", "channel_caches", "inbox_messages", "inbox_samples", "issued_code_links",
                  "idempotency_keys", "reward_grants", "unanswered_callbacks", "handoff_requests", "handoff_open",
-                 "complaints"):
+                 f"stream_entries:{handoff_routing.COMPLAINTS}", f"stream_entries:{store.ALERTS}"):
         assert removed.get(kind, 0) >= 1, kind
     assert removed["trackers"] == 2  # namespaced and legacy
 

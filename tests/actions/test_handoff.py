@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import customer_context
 from actions.handoff import COMPLAINTS, ActionComplain, ActionHumanHandoff, failed_last_time
-from actions.services import tags
+from actions.services import store, tags
 from common import handoff_routing as routing
 from marketing_support import WECHAT_ALICE, kwargs_of, make_tracker, responses
 
@@ -102,6 +102,8 @@ async def test_a_complaint_is_recorded_once_for_ops(redis, fake_clock):
     assert len(entries) == 1
     assert entries[0][1]["text"] == "等了一周还没发货，太差了"
     assert entries[0][1]["customer"] == (await customer_context(complaint)).cid
+    alerts = await redis.xrange(store.ALERTS)
+    assert [(a["type"], a["complaint"]) for _, a in alerts] == [("complaint", entries[0][0])]  # on ops' to-do list
 
 
 async def test_a_complaint_handed_to_a_guide_says_why(redis, fake_clock):
