@@ -45,7 +45,9 @@ def ensure_sweeper(interval_s: Optional[float] = None) -> "Optional[asyncio.Task
         return None
     loop = asyncio.get_running_loop()
     task = _tasks.get(id(loop))
-    if task is None or task.done():
+    # id() of a new loop can repeat a closed one's (tests make a loop per test): a task of
+    # another loop is not this loop's sweeper
+    if task is None or task.done() or task.get_loop() is not loop:
         task = loop.create_task(sweep_forever(interval), name="grant-sweeper")
         _tasks[id(loop)] = task
     return task
@@ -58,7 +60,7 @@ async def start(app: Any = None) -> None:
 
 async def stop(app: Any = None) -> None:
     task = _tasks.pop(id(asyncio.get_running_loop()), None)
-    if task is not None:
+    if task is not None and task.get_loop() is asyncio.get_running_loop():  # awaiting another loop's task hangs
         task.cancel()
         try:
             await task

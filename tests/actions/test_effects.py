@@ -332,3 +332,19 @@ async def test_a_grant_step_killed_with_sigkill_still_delivers_the_reward_once(r
     assert len(held) == 1 and held[0].code.startswith("QHC7")
     again = await checkin.check_in(redis, catalog, "c1", day7)
     assert again.status == "already" and len(await coupons.held(redis, catalog, "c1")) == 1
+
+
+async def test_a_sweeper_left_by_a_closed_loop_with_the_same_id_is_not_taken_for_this_loop_s(redis, monkeypatch):
+    """A new event loop can get a closed loop's id(); its dead task must neither stand in for this
+    loop's sweeper nor be awaited by stop() (which never returned: a hang in the cluster run)."""
+    old_loop = asyncio.new_event_loop()
+    stale = old_loop.create_future()  # never done: a sweeper that died with its loop
+    old_loop.close()
+    loop = asyncio.get_running_loop()
+    monkeypatch.setitem(background._tasks, id(loop), stale)
+    task = background.ensure_sweeper(interval_s=0.05)
+    assert task is not stale and task.get_loop() is loop
+    await asyncio.wait_for(background.stop(), timeout=5)
+    assert task.done()
+    monkeypatch.setitem(background._tasks, id(loop), stale)
+    await asyncio.wait_for(background.stop(), timeout=5)  # only a stale one: dropped, not awaited
