@@ -78,6 +78,7 @@ def run(redis_url: str, body: Callable[[aioredis.Redis], Awaitable[Any]]) -> Any
 
 async def held_request(client, roster, user: str, waited: bool = False) -> str:
     """A 微信客服 customer routed to guide-lin (as actions/handoff.py does it)."""
+    await client.hdel(routing.LOAD, "guide-lin")  # earlier tests' customers are still held: lin has room
     routed = await routing.request(client, roster, f"c-{user}", MONDAY_10, bound_guide="guide-lin",
                                    sender=f"wecom_kf:{user}", channel="wecom_kf", reason="asked",
                                    context=json.dumps({"name": "小美", "open_kfid": h.OPEN_KFID}))
