@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.model_files import ensure_current_model  # noqa: E402
+from bot.redis_conn import make_sync_redis  # noqa: E402
 from bot.redis_server import free_port  # noqa: E402
 from bot.stack import Stack, stand_in_service  # noqa: E402
 from common import handoff_routing as routing  # noqa: E402
@@ -174,7 +175,7 @@ def main() -> None:
                       extra_env={**wechat_env(api), "HANDOFF_ROSTER_FILE": str(roster)})
         try:
             stack.start(redis_port=free_port())
-            store = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+            store = make_sync_redis(stack.redis_url, decode_responses=True)
             print(json.dumps(handoff_notify(stack, api, store), ensure_ascii=False), flush=True)
             print(json.dumps(console_live_update(stack, roster, store), ensure_ascii=False), flush=True)
         finally:
