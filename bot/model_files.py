@@ -15,7 +15,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterator, Optional
+from typing import BinaryIO, Dict, Iterator, Optional
 
 from common import model_fingerprint
 from common.model_fingerprint import RASA_VERSION, TRAINING_DATA_DIRS  # noqa: F401 (re-exported)
@@ -42,7 +42,7 @@ def faq_embeddings_dir(model: Path) -> Path:
     return model.parent / f"faq-embeddings-{stem.rsplit('-', 1)[-1]}"
 
 
-def train_faq_embeddings(model: Path) -> None:
+def train_faq_embeddings(model: Path, log: Optional[BinaryIO] = None) -> None:
     """In the action-server env (torch); cheap when the NLU data is unchanged."""
     actions_py = ROOT / ".venv" / "actions" / "bin" / "python"
     if not actions_py.is_file():
@@ -52,12 +52,20 @@ def train_faq_embeddings(model: Path) -> None:
         "FAQ embedding model",
         [str(actions_py), str(ROOT / "scripts" / "train_faq_embeddings.py"), "--out", str(faq_embeddings_dir(model))],
         {**os.environ, "PYTHONPATH": str(ROOT)},
+        log,
     )
 
 
-def _run_logged(what: str, args: list, env: dict) -> None:
+def _run_logged(what: str, args: list, env: dict, into: Optional[BinaryIO] = None) -> None:
     """Run a training step with its (very chatty) output in a log file; show
-    the end of the log only when it fails."""
+    the end of the log only when it fails. `into`: a log already open (a console job's)."""
+    if into is not None:
+        into.write(f"==> {what}\n".encode())
+        into.flush()
+        result = subprocess.run(args, cwd=ROOT, env=env, stdout=into, stderr=subprocess.STDOUT)
+        if result.returncode != 0:
+            raise subprocess.CalledProcessError(result.returncode, args)
+        return
     log_path = ROOT / ".cache" / "train.log"
     log_path.parent.mkdir(exist_ok=True)
     print(f"==> {what} (log: {log_path.relative_to(ROOT)})", file=sys.stderr)
@@ -92,12 +100,19 @@ def refresh_generated_data() -> None:
         print("==> brand vocabulary regenerated from data/catalog", file=sys.stderr)
 
 
-def train(validate: bool = True) -> Path:
-    refresh_generated_data()
-    # One training at a time on this machine (2 cores): others wait here.
+@contextmanager
+def training_lock() -> Iterator[None]:
+    """One training at a time on this machine (2 cores): `make train`, tests and
+    console jobs wait here for each other."""
     MODELS_DIR.mkdir(exist_ok=True)
     with open(MODELS_DIR / ".train.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def train(validate: bool = True) -> Path:
+    refresh_generated_data()
+    with training_lock():
         target = current_model_path()
         if target.is_file():  # trained by whoever held the lock before us
             if not _embeddings_ready(target):

@@ -17,7 +17,7 @@ import os
 import sys
 from typing import List
 
-from bot import action_guard, action_response_schema, lock_polling, parse_cache, policy_cache
+from bot import action_guard, action_response_schema, lock_polling, model_pull, parse_cache, policy_cache
 from common.env import set_defaults
 from common.privacy import install_log_masking
 
@@ -47,6 +47,7 @@ def main() -> None:
     parse_cache.install()  # a campaign keyword is understood once, not once per customer
     policy_cache.install()  # TED predicts a dialogue state once, not once per conversation in it
     lock_polling.install()  # a conversation's next message starts within 50 ms, not 1 s
+    model_pull.install()  # the console's production model on every worker, loaded beside the old one
     sys.argv = with_token_from_env(sys.argv)
     from rasa.__main__ import main as rasa_main
 

@@ -156,6 +156,7 @@ class Stack:
     actions_token: str = field(default_factory=lambda: secret("ACTIONS_TOKEN"))
     console_ops_token: str = field(default_factory=lambda: secret("CONSOLE_OPS_TOKEN"))
     console_session_secret: str = field(default_factory=lambda: secret("CONSOLE_SESSION_SECRET"))
+    model_server_token: str = field(default_factory=lambda: secret("MODEL_SERVER_TOKEN"))
     redis: Optional[RedisServer] = None
     services: Dict[str, Service] = field(default_factory=dict)
 
@@ -185,6 +186,10 @@ class Stack:
             "CONSOLE_PORT": str(self.console_port),
             "CONSOLE_OPS_TOKEN": self.console_ops_token,
             "CONSOLE_SESSION_SECRET": self.console_session_secret,
+            # issue 13: Rasa pulls the production model from the console (endpoints.yml `models`)
+            "MODEL_SERVER_URL": f"{self.console_url}/models/production",
+            "MODEL_SERVER_TOKEN": self.model_server_token,
+            "RASA_MODEL_FILE": str(self.model),  # served until the console answers; its first production model
             "TF_CPP_MIN_LOG_LEVEL": "3",
             "PYTHONPATH": str(ROOT),
             # the FAQ embedding model trained with this Rasa model, unless one is chosen

@@ -67,6 +67,7 @@ def main() -> None:
         actions_token=required_secret("ACTIONS_TOKEN"),
         console_ops_token=required_secret("CONSOLE_OPS_TOKEN"),
         console_session_secret=required_secret("CONSOLE_SESSION_SECRET"),
+        model_server_token=required_secret("MODEL_SERVER_TOKEN"),
         run_dir=Path(os.environ.get("RUN_DIR") or ROOT / ".run"),  # logs and embedded Redis data
         redis_url=os.environ.get("REDIS_URL") or None,
         persona=persona.id,

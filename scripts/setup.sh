@@ -57,8 +57,9 @@ fi
 #   ACTIONS_TOKEN           Rasa -> action server (endpoints.yml sends it)
 #   CONSOLE_OPS_TOKEN       the console's ops API
 #   CONSOLE_SESSION_SECRET  signs the web chat's sessions
+#   MODEL_SERVER_TOKEN      Rasa -> the console's model server (endpoints.yml `models`)
 touch .env && chmod 600 .env
-for name in RASA_TOKEN ACTIONS_TOKEN CONSOLE_OPS_TOKEN CONSOLE_SESSION_SECRET; do
+for name in RASA_TOKEN ACTIONS_TOKEN CONSOLE_OPS_TOKEN CONSOLE_SESSION_SECRET MODEL_SERVER_TOKEN; do
   grep -qs "^$name=." .env && continue
   value=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
   if grep -qs "^$name=\s*$" .env; then

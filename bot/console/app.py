@@ -18,6 +18,8 @@ from sanic.response import HTTPResponse
 from bot.console.rasa_client import RasaClient
 from bot.console.guide_api import guide_blueprint
 from bot.console.inbox_api import inbox_blueprint
+from bot.console.models_api import models_blueprint
+from bot.console.training import training_blueprint
 from bot.console.wecom_oauth import wecom_oauth_blueprint
 from bot.console.staff import staff_blueprint
 from bot.console.webchat import STATIC_DIR, render_page, webchat_blueprint
@@ -61,6 +63,8 @@ def create_app(
     app.blueprint(staff_blueprint())  # guide / ops / admin accounts: sign-in sessions with CSRF tokens
     app.blueprint(guide_blueprint())  # /guide/: conversations handed to guides, live
     app.blueprint(wecom_oauth_blueprint())  # guides opening /guide/ from the WeCom app: signed in by WeCom
+    app.blueprint(models_blueprint())  # issue 13: the model server Rasa pulls from; activate / roll back
+    app.blueprint(training_blueprint())  # issue 13: validate -> train -> compare jobs
 
     @app.before_server_start
     async def open_client(app_: Sanic, _loop) -> None:

@@ -1,0 +1,148 @@
+"""Issue 13, item 5 on the real stack: every Rasa worker pulls the console's production
+model; activation and rollback move all of them, a guide or an ops account cannot,
+and a console training job validates, trains (or says nothing changed) and compares
+before anything can go live."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "ops-pass-" + secrets.token_hex(4)
+
+
+def account(stack, role: str) -> requests.Session:
+    name = f"{role}-{secrets.token_hex(3)}"
+    extra: List[str] = ["--guide-userid", "guide-lin"] if role == "guide" else []
+    made = subprocess.run([sys.executable, str(ROOT / "scripts" / "staff.py"), "add", name, "--role", role,
+                           "--password-stdin", *extra], input=PASSWORD + "\n", capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "REDIS_URL": stack.redis_url, "PYTHONPATH": str(ROOT)})
+    assert made.returncode == 0, made.stderr
+    session = requests.Session()
+    signed_in = session.post(f"{stack.console_url}/api/staff/login", json={"username": name, "password": PASSWORD},
+                             timeout=10)
+    assert signed_in.status_code == 200, signed_in.text
+    session.headers["X-CSRF-Token"] = signed_in.json()["csrf_token"]
+    return session
+
+
+def overview(stack, session: requests.Session) -> Dict:
+    answer = session.get(f"{stack.console_url}/api/ops/models", timeout=10)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def wait_all_serving(stack, session: requests.Session, model: str, timeout_s: float = 90) -> List[Dict]:
+    deadline = time.monotonic() + timeout_s
+    live: List[Dict] = []
+    while time.monotonic() < deadline:
+        live = [row for row in overview(stack, session)["serving"] if row["live"]]
+        if len(live) >= 2 and all(row["model"] == model for row in live):
+            return live
+        time.sleep(1)
+    raise AssertionError(f"not every Rasa worker serves {model}: {live}")
+
+
+def ask(stack, text: str) -> List[str]:
+    answer = requests.post(f"{stack.rasa_url}/webhooks/rest/webhook", params={"token": stack.rasa_token},
+                           json={"sender": f"web:activation-{secrets.token_hex(4)}", "message": text}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    return [m.get("text", "") for m in answer.json()]
+
+
+def test_the_model_server_needs_its_token_and_answers_if_none_match(stack):
+    url = f"{stack.console_url}/models/production"
+    assert requests.get(url, timeout=10).status_code == 401
+    assert requests.get(url, headers={"Authorization": f"Bearer {stack.rasa_token}"}, timeout=10).status_code == 401
+    auth = {"Authorization": f"Bearer {stack.model_server_token}"}
+    pulled = requests.get(url, headers=auth, timeout=60)
+    assert pulled.status_code == 200 and pulled.headers["ETag"] == stack.model.name[: -len(".tar.gz")]
+    assert len(pulled.content) == stack.model.stat().st_size
+    again = requests.get(url, headers={**auth, "If-None-Match": pulled.headers["ETag"]}, timeout=10)
+    assert again.status_code == 304 and not again.content
+
+
+def test_only_an_admin_moves_production(stack):
+    guide, ops = account(stack, "guide"), account(stack, "ops")
+    assert guide.get(f"{stack.console_url}/api/ops/models", timeout=10).status_code == 403
+    body = {"model": stack.model.name}
+    assert ops.post(f"{stack.console_url}/api/ops/models/activate", json=body, timeout=10).status_code == 403
+    admin = account(stack, "admin")
+    no_csrf = requests.post(f"{stack.console_url}/api/ops/models/activate", json=body, cookies=admin.cookies,
+                            timeout=10)
+    assert no_csrf.status_code == 403
+    assert guide.post(f"{stack.console_url}/api/ops/train", json={}, timeout=10).status_code == 403
+    assert requests.post(f"{stack.console_url}/api/ops/train", json={}, cookies=ops.cookies,
+                         timeout=10).status_code == 403  # ops may train, but not without the CSRF token
+
+
+@pytest.fixture
+def twin_model(stack):
+    """A second model file (the same weights under another name): what Rasa sees as a new model."""
+    twin = stack.model.with_name(f"nlu-core-twin{secrets.token_hex(3)}.tar.gz")
+    shutil.copy2(stack.model, twin)
+    yield twin
+    twin.unlink(missing_ok=True)
+    twin.with_name(twin.name[: -len(".tar.gz")] + ".meta.json").unlink(missing_ok=True)
+
+
+def test_activation_reaches_every_rasa_worker_and_rollback_brings_the_old_model_back(stack, twin_model):
+    admin = account(stack, "admin")
+    before = overview(stack, admin)
+    assert before["production"] == stack.model.name
+    wait_all_serving(stack, admin, stack.model.name)
+
+    refused = admin.post(f"{stack.console_url}/api/ops/models/activate", json={"model": twin_model.name}, timeout=10)
+    assert refused.status_code == 409 and "对比" in refused.json()["error"]  # never compared: cannot go live
+
+    # what a console training job writes after comparing (bot/console/train_job.py)
+    meta = twin_model.with_name(twin_model.name[: -len(".tar.gz")] + ".meta.json")
+    meta.write_text(json.dumps({"comparison": {"active": stack.model.name, "summary": {"cases": 1}}}))
+    started = time.monotonic()
+    done = admin.post(f"{stack.console_url}/api/ops/models/activate", json={"model": twin_model.name}, timeout=10)
+    assert done.status_code == 200 and done.json()["previous"] == stack.model.name
+    wait_all_serving(stack, admin, twin_model.name)
+    print(f"activation reached every worker in {time.monotonic() - started:.1f} s")
+    assert any("发货" in line for line in ask(stack, "多久发货"))  # the new model answers
+
+    assert stack.model.name in overview(stack, admin)["rollback"]
+    back = admin.post(f"{stack.console_url}/api/ops/models/rollback", json={"model": stack.model.name}, timeout=10)
+    assert back.status_code == 200
+    wait_all_serving(stack, admin, stack.model.name)
+    history = overview(stack, admin)["activations"]
+    assert [h["kind"] for h in history[:2]] == ["rollback", "activate"]
+    assert history[0]["by"] == history[1]["by"]  # attributed to the admin account
+
+
+def test_a_training_job_validates_and_compares_and_says_when_nothing_changed(stack):
+    ops = account(stack, "ops")
+    started = ops.post(f"{stack.console_url}/api/ops/train", json={}, timeout=10)
+    assert started.status_code == 202, started.text
+    job_id = started.json()["id"]
+    second = ops.post(f"{stack.console_url}/api/ops/train", json={}, timeout=10)
+    assert second.status_code == 409  # one job at a time
+    deadline = time.monotonic() + 900
+    job: Dict = {}
+    while time.monotonic() < deadline:
+        job = ops.get(f"{stack.console_url}/api/ops/train/{job_id}", timeout=10).json()
+        if job["status"] in ("done", "failed"):
+            break
+        time.sleep(3)
+    assert job["status"] == "done", job
+    assert job["train_kind"] == "unchanged" and job["model"] == stack.model.name  # the data did not change
+    summary = job["summary"]
+    assert summary["cases"] > 1000 and summary["changed"] == 0 and summary["candidate_accuracy"] > 0.8
+    log = ops.get(f"{stack.console_url}/api/ops/train/{job_id}/log", params={"offset": 0}, timeout=10).json()
+    assert "data validate" in log["text"] and "nothing to train" in log["text"]
+    report = ops.get(f"{stack.console_url}/api/ops/models/{stack.model.name}/comparison", timeout=10).json()
+    assert report["summary"] == summary and report["labels"]
