@@ -17,6 +17,7 @@ from sanic.response import HTTPResponse
 
 from bot.console.rasa_client import RasaClient
 from bot.console.guide_api import guide_blueprint
+from bot.console.history_api import history_blueprint, make_history
 from bot.console.inbox_api import inbox_blueprint
 from bot.console.models_api import models_blueprint
 from bot.console.training import training_blueprint
@@ -63,8 +64,13 @@ def create_app(
     app.blueprint(staff_blueprint())  # guide / ops / admin accounts: sign-in sessions with CSRF tokens
     app.blueprint(guide_blueprint())  # /guide/: conversations handed to guides, live
     app.blueprint(wecom_oauth_blueprint())  # guides opening /guide/ from the WeCom app: signed in by WeCom
-    app.blueprint(models_blueprint())  # issue 13: the model server Rasa pulls from; activate / roll back
-    app.blueprint(training_blueprint())  # issue 13: validate -> train -> compare jobs
+    history = make_history()  # issue 13: data changes are git commits by the ops account
+    app.ctx.history = history
+    app.blueprint(history_blueprint(history))  # /ops/ and the history of data changes
+    app.blueprint(models_blueprint())  # the model server Rasa pulls from; activate / roll back
+    app.blueprint(training_blueprint(  # validate -> train -> compare jobs, on the console's data folder
+        data_root=lambda: history.data_root if history else None,
+        head_commit=lambda: (history.log(1) or [{}])[0].get("sha", "") if history else ""))
 
     @app.before_server_start
     async def open_client(app_: Sanic, _loop) -> None:

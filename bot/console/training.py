@@ -143,7 +143,7 @@ def training_blueprint(data_root: Optional[callable] = None, head_commit: Option
             running = _text(await redis.get(RUNNING_KEY) or b"")
             return response.json({"error": "已经有一个训练在进行，等它结束再开始", "job": running},
                                  status=409, headers=API_HEADERS)
-        root = data_root() if data_root else ROOT
+        root = (data_root() if data_root else None) or ROOT
         record = {"id": job_id, "by": who.account.username, "created": str(time.time()),
                   "heartbeat": str(time.time()), "status": "queued", "stage": "queued",
                   "finetune": "1" if body.get("finetune") else "0", "data_root": str(root),

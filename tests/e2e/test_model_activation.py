@@ -146,3 +146,33 @@ def test_a_training_job_validates_and_compares_and_says_when_nothing_changed(sta
     assert "data validate" in log["text"] and "nothing to train" in log["text"]
     report = ops.get(f"{stack.console_url}/api/ops/models/{stack.model.name}/comparison", timeout=10).json()
     assert report["summary"] == summary and report["labels"]
+
+
+def test_the_ops_page_shows_every_worker_the_comparison_and_the_history(browser, stack):
+    """Last in this module: the browser fixture's event loop stays open after it."""
+    admin_name = f"admin-{secrets.token_hex(3)}"
+    made = subprocess.run([sys.executable, str(ROOT / "scripts" / "staff.py"), "add", admin_name, "--role", "admin",
+                           "--password-stdin"], input=PASSWORD + "\n", capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "REDIS_URL": stack.redis_url, "PYTHONPATH": str(ROOT)})
+    assert made.returncode == 0, made.stderr
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="zh-CN")
+    try:
+        page = context.new_page()
+        page.goto(stack.console_url + "/ops/")
+        page.locator("#username").fill(admin_name)
+        page.locator("#password").fill(PASSWORD)
+        page.locator("#login-form button").click()
+        page.locator("#production", has_text=stack.model.name).wait_for(timeout=15000)
+        rows = page.locator("#serving tbody tr", has_text=stack.model.name)
+        rows.nth(1).wait_for(timeout=15000)  # both Rasa workers, each reporting
+        assert rows.count() >= 2 and "在线" in rows.first.inner_text()
+        # the training job of the test before compared this model: the report opens from the list
+        page.locator("#models tbody tr", has_text="（线上）").locator("button", has_text="看对比").click()
+        page.locator("#cmp-summary", has_text="测试消息").wait_for(timeout=15000)
+        page.locator(".tab[data-view=history]").click()
+        page.locator("#commits li").first.wait_for(timeout=15000)
+        page.locator("#commits li").first.locator("button", has_text="看改动").click()
+        page.locator("#diff div").first.wait_for(timeout=15000)
+        assert page.locator("#diff").inner_text().startswith("── ")
+    finally:
+        context.close()
