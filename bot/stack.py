@@ -47,7 +47,7 @@ def client_host(host: str) -> str:
 
 # Secrets a Stack hands its processes when none is configured: one per Python
 # process, so two Stacks in one test session (sharing an action server) agree.
-_GENERATED = {name: secrets.token_hex(16) for name in ("ACTIONS_TOKEN", "CONSOLE_OPS_TOKEN", "CONSOLE_SESSION_SECRET")}
+_GENERATED = {name: secrets.token_hex(16) for name in ("ACTIONS_TOKEN", "CONSOLE_OPS_TOKEN", "CONSOLE_SESSION_SECRET", "MODEL_SERVER_TOKEN")}
 
 
 def secret(name: str) -> str:

@@ -164,6 +164,7 @@ def execute(job: Job) -> None:
     job.update(model=target.name)
 
     job.update(stage="validate")
+    job.say("rasa data validate")
     result = subprocess.run(model_files.rasa_cli() + ["data", "validate"] + data_args(snap), cwd=snap,
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
     job.log.write((result.stdout + result.stderr).encode())
