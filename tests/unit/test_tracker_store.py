@@ -37,6 +37,8 @@ def domain():
 def store(redis_server, domain, monkeypatch):
     monkeypatch.setenv("ACTION_ENDPOINT_URL", "http://127.0.0.1:1/webhook")
     monkeypatch.setenv("ACTIONS_TOKEN", "test-actions-token")  # endpoints.yml sends it to the action server
+    monkeypatch.setenv("MODEL_SERVER_URL", "http://127.0.0.1:1/models/production")  # endpoints.yml `models`
+    monkeypatch.setenv("MODEL_SERVER_TOKEN", "test-model-server-token")
     for name, value in redis_env(redis_server.url).items():
         monkeypatch.setenv(name, value)
     created = TrackerStore.create(read_endpoint_config(str(ROOT / "endpoints.yml"), "tracker_store"), domain)
