@@ -50,11 +50,12 @@ def served_model(agent: Any) -> Optional[str]:
     return agent.fingerprint if agent.processor is not None else None
 
 
-async def report_serving(agent: Any) -> None:
+async def report_serving(agent: Any, loading: str = "") -> None:
     """Best effort: a Redis outage must never stop a worker from serving."""
     from bot.redis_conn import get_redis
 
-    record = {"model": served_model(agent), "at": time.time(), "port": os.environ.get("RASA_PORT", "")}
+    record = {"model": served_model(agent), "loading": loading, "at": time.time(),
+              "port": os.environ.get("RASA_PORT", "")}
     try:
         await get_redis().hset(SERVING_KEY, process_id(), json.dumps(record))
     except Exception as error:  # noqa: BLE001
@@ -81,6 +82,7 @@ async def update_model_from_server(model_server: Any, agent: Any) -> None:
             if fingerprint and agent.processor is None:  # starting: nothing to keep answering with
                 agent.load_model(directory, fingerprint)
             elif fingerprint:  # the old model keeps answering while the new one loads
+                await report_serving(agent, loading=fingerprint)
                 await loop.run_in_executor(None, agent.load_model, directory, fingerprint)
             elif agent.processor is None:
                 _load_local_fallback(agent)

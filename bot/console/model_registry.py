@@ -27,7 +27,9 @@ from common.lua_script import LuaScript
 PRODUCTION_KEY = "{console:models}:production"
 ACTIVATIONS_KEY = "{console:models}:activations"
 KEEP_ACTIVATIONS = 50
-SERVING_FRESH_S = 20.0  # a worker reports every pull (3 s); silent longer than this is gone
+# A worker reports after every pull (3 s) and before loading a new model; loading the
+# 211 MB model takes about a minute on two busy cores, so silence up to 3 minutes is a load.
+SERVING_FRESH_S = 180.0
 SERVING_FORGET_S = 3600.0
 MODEL_NAME = re.compile(r"^[A-Za-z0-9._-]{1,120}\.tar\.gz$")
 
@@ -175,10 +177,11 @@ async def serving(redis: Any) -> List[Dict[str, Any]]:
         if age > SERVING_FORGET_S:
             forget.append(process)
             continue
-        model = record.get("model") or ""
+        model, loading = record.get("model") or "", record.get("loading") or ""
         result.append({
             "process": process, "port": record.get("port", ""),
-            "model": f"{model}.tar.gz" if model else "", "seen_s_ago": round(age, 1),
+            "model": f"{model}.tar.gz" if model else "", "loading": f"{loading}.tar.gz" if loading else "",
+            "seen_s_ago": round(age, 1),
             "live": age <= SERVING_FRESH_S,
         })
     if forget:

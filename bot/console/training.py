@@ -22,6 +22,7 @@ import re
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, Optional
@@ -104,9 +105,12 @@ def spawn(job_id: str) -> None:
     log = log_path(job_id)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        subprocess.Popen([sys.executable, "-m", "bot.console.train_job", job_id], cwd=ROOT,
-                         env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}, stdout=out, stderr=subprocess.STDOUT,
-                         stdin=subprocess.DEVNULL, start_new_session=True)
+        child = subprocess.Popen([sys.executable, "-m", "bot.console.train_job", job_id], cwd=ROOT,
+                                 env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"},
+                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 start_new_session=True)
+    # reaped when it ends (no zombie under the console); a console restart leaves it to init
+    threading.Thread(target=child.wait, name=f"train-job-{job_id}", daemon=True).start()
 
 
 async def _json_body(request: Request) -> Dict[str, Any]:

@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Dict, List
 
 import pytest
+import redis
 import requests
+
+from bot.console.model_registry import PRODUCTION_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "ops-pass-" + secrets.token_hex(4)
@@ -42,12 +45,12 @@ def overview(stack, session: requests.Session) -> Dict:
     return answer.json()
 
 
-def wait_all_serving(stack, session: requests.Session, model: str, timeout_s: float = 90) -> List[Dict]:
+def wait_all_serving(stack, session: requests.Session, model: str, timeout_s: float = 300) -> List[Dict]:
     deadline = time.monotonic() + timeout_s
     live: List[Dict] = []
     while time.monotonic() < deadline:
         live = [row for row in overview(stack, session)["serving"] if row["live"]]
-        if len(live) >= 2 and all(row["model"] == model for row in live):
+        if len(live) >= 2 and all(row["model"] == model and not row["loading"] for row in live):
             return live
         time.sleep(1)
     raise AssertionError(f"not every Rasa worker serves {model}: {live}")
@@ -92,6 +95,10 @@ def twin_model(stack):
     twin = stack.model.with_name(f"nlu-core-twin{secrets.token_hex(3)}.tar.gz")
     shutil.copy2(stack.model, twin)
     yield twin
+    # whatever the test reached, the stack's own model is live again for the tests after it
+    client = redis.Redis.from_url(stack.redis_url)
+    client.set(PRODUCTION_KEY, stack.model.name)
+    client.close()
     twin.unlink(missing_ok=True)
     twin.with_name(twin.name[: -len(".tar.gz")] + ".meta.json").unlink(missing_ok=True)
 

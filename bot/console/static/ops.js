@@ -44,7 +44,7 @@
       var d = a.data;
       $("production").textContent = d.production || "（还没有指定，Rasa 用启动时的模型）";
       var serving = $("serving").tBodies[0]; serving.textContent = "";
-      d.serving.forEach(function (s) { serving.appendChild(row([s.process, s.model || "（没有模型）", s.live ? "在线" : s.seen_s_ago + " 秒前"])); });
+      d.serving.forEach(function (s) { serving.appendChild(row([s.process, s.model || "（没有模型）", s.loading ? "正在换上 " + s.loading : s.live ? "在线" : s.seen_s_ago + " 秒前"])); });
       var models = $("models").tBodies[0]; models.textContent = "";
       d.models.forEach(function (m) {
         var action = el("span");
