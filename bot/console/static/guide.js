@@ -172,6 +172,9 @@
     state.current = String(id);
     $("notice").textContent = "";
     return api("GET", "/api/guide/conversations/" + id).then(function (answer) {
+      // A live refresh can still be in flight when the guide has left the
+      // conversation (transfer, end, back): its answer must not reopen it.
+      if (state.current !== String(id)) return;
       if (!answer.ok) {
         show("conversation");
         $("transcript").textContent = "";
