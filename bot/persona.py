@@ -10,16 +10,26 @@ brand can switch who speaks without retraining:
     {self_intro} the persona's self-introduction
 
 This module has no Rasa dependency so the console and tools can use it too.
+
+Live reload: `load_persona` and `load_facts` keep the last good parse of each
+file and re-read it when the file's stat (mtime, size, inode) changed, checking
+at most once per RELOAD_CHECK_INTERVAL_S, so ops edits (bot/console/brand_data.py)
+reach the running bot without a restart or retraining, and a message costs no
+YAML parse. A file that turns unreadable (invalid YAML, a persona without a
+name, deleted) keeps the last good version in service, with one warning per
+broken version; only a file never read successfully is an error, as before.
 """
 from __future__ import annotations
 
+import logging
 import os
 import random
 import re
+import threading
+import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import yaml
 
@@ -27,6 +37,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PERSONA_DIR = ROOT / "personas"
 FACTS_FILE = ROOT / "data" / "brand" / "facts.yml"
 DEFAULT_PERSONA = "qiqi"
+RELOAD_CHECK_INTERVAL_S = 1.0  # how often a file's stat is looked at, at most
+
+logger = logging.getLogger(__name__)
+_clock: Callable[[], float] = time.monotonic  # tests replace it
 
 _PLACEHOLDER = re.compile(r"\{(persona|brand|you|signature|self_intro|emoji_[a-z]+|fact:[a-z0-9_]+)\}")
 # "体验{emoji_sorry} 你的反馈": the space separates sentences after an emoji; a
@@ -67,15 +81,90 @@ def available_personas() -> List[str]:
     return sorted(p.stem for p in PERSONA_DIR.glob("*.yml"))
 
 
-@lru_cache(maxsize=None)
-def load_persona(persona_id: Optional[str] = None) -> Persona:
-    persona_id = persona_id or os.environ.get("PERSONA") or DEFAULT_PERSONA
-    path = PERSONA_DIR / f"{persona_id}.yml"
-    if not path.is_file():
-        raise PersonaNotFound(
-            f"persona '{persona_id}' not found; available: {', '.join(available_personas())}"
-        )
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+class _WatchedFile:
+    """The last good parse of one file, re-read when the file's stat changed."""
+
+    _UNSET: Any = object()
+
+    def __init__(self, path: Path, parse: Callable[[Path], Any]) -> None:
+        self.path = path
+        self.parse = parse
+        self.value: Any = self._UNSET
+        self.signature: Optional[Tuple[int, int, int]] = None
+        self.broken: Any = self._UNSET  # signature of the broken version already warned about
+        self.checked_at = float("-inf")
+        self.lock = threading.Lock()
+
+    def get(self) -> Any:
+        if self.value is not self._UNSET and _clock() - self.checked_at < RELOAD_CHECK_INTERVAL_S:
+            return self.value
+        with self.lock:
+            self.checked_at = _clock()
+            signature = _stat_signature(self.path)
+            if self.value is not self._UNSET and (signature == self.signature or signature == self.broken):
+                return self.value
+            try:
+                if signature is None:
+                    raise FileNotFoundError(str(self.path))
+                value = self.parse(self.path)
+            except Exception as exc:
+                if self.value is self._UNSET:
+                    raise
+                if signature != self.broken:
+                    self.broken = signature
+                    logger.warning("%s could not be read (%s: %s); still using the last good version.",
+                                   self.path, type(exc).__name__, exc)
+                return self.value
+            if self.value is not self._UNSET:
+                logger.info("Reloaded %s.", self.path)
+            self.value, self.signature, self.broken = value, signature, self._UNSET
+            return value
+
+
+_watched: Dict[Tuple[str, str], _WatchedFile] = {}
+_watched_lock = threading.Lock()
+
+
+def _stat_signature(path: Path) -> Optional[Tuple[int, int, int]]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _watch(kind: str, path: Path, parse: Callable[[Path], Any]) -> Optional[_WatchedFile]:
+    """The watcher of `path`; None while the file was never read and does not exist."""
+    key = (kind, str(path))
+    watched = _watched.get(key)
+    if watched is None:
+        if not path.is_file():
+            return None
+        with _watched_lock:
+            watched = _watched.setdefault(key, _WatchedFile(path, parse))
+    return watched
+
+
+def clear_caches() -> None:
+    """Forget every file read (tests); the next call reads from disk."""
+    with _watched_lock:
+        _watched.clear()
+
+
+def recheck(path: Union[str, Path]) -> None:
+    """Look at `path` again on the next call instead of waiting out the check
+    interval (the writer of the file calls it, so its own process sees the edit)."""
+    target = Path(path).resolve()
+    for (_, watched_path), watched in list(_watched.items()):
+        if Path(watched_path).resolve() == target:
+            watched.checked_at = float("-inf")
+
+
+def persona_from_dict(raw: Any, persona_id: str) -> Persona:
+    """Build a Persona from a persona file's parsed YAML (what load_persona does
+    with the file; bot/console/brand_data.py runs it on drafts before saving)."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"persona '{persona_id}': the file is not a mapping")
     tone = raw.get("tone") or {}
     return Persona(
         id=raw.get("id", persona_id),
@@ -91,12 +180,38 @@ def load_persona(persona_id: Optional[str] = None) -> Persona:
     )
 
 
-@lru_cache(maxsize=None)
+def load_persona(persona_id: Optional[str] = None, persona_dir: Union[str, Path, None] = None) -> Persona:
+    """The persona `persona_id` (default: env PERSONA, else qiqi) from
+    `persona_dir` (default PERSONA_DIR), re-read when its file changed."""
+    persona_id = persona_id or os.environ.get("PERSONA") or DEFAULT_PERSONA
+    folder = Path(persona_dir) if persona_dir else PERSONA_DIR
+    path = folder / f"{persona_id}.yml"
+    watched = _watch("persona", path, lambda p: persona_from_dict(
+        yaml.safe_load(p.read_text(encoding="utf-8")) or {}, persona_id))
+    if watched is None:
+        names = sorted(p.stem for p in folder.glob("*.yml"))
+        raise PersonaNotFound(f"persona '{persona_id}' not found; available: {', '.join(names)}")
+    return watched.get()
+
+
+def _parse_facts(path: Path) -> Dict[str, Any]:
+    facts = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(facts, dict):
+        raise ValueError("the facts file is not a mapping")
+    return facts
+
+
 def load_facts(path: Optional[str] = None) -> Dict[str, Any]:
+    """The brand facts (default FACTS_FILE), re-read when the file changed; {}
+    while the file never existed. Callers must not modify the returned dict."""
     facts_path = Path(path) if path else FACTS_FILE
-    if not facts_path.is_file():
-        return {}
-    return yaml.safe_load(facts_path.read_text(encoding="utf-8")) or {}
+    watched = _watch("facts", facts_path, _parse_facts)
+    return {} if watched is None else watched.get()
+
+
+# Compatibility with the former functools.lru_cache decorators.
+load_persona.cache_clear = clear_caches  # type: ignore[attr-defined]
+load_facts.cache_clear = clear_caches  # type: ignore[attr-defined]
 
 
 def render_text(

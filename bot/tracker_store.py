@@ -28,6 +28,13 @@ Design (why the raw values still reach fulfilment):
 
 Masking is idempotent, so Rasa's merge of the stored tracker with the new one
 (event by event) sees the stored events unchanged.
+
+Turn log (issue 13, common/traffic_log.py): after the write, each user message
+not recorded before goes, masked as stored, into the ops console's turn stream
+and day counters, in one pipelined round trip (none when nothing is new). A
+tracker remembers the last event already recorded (`retrieve` marks it, each
+save moves the mark), so a re-save records nothing; a failing turn log is
+logged and never fails the save.
 """
 from __future__ import annotations
 
@@ -37,10 +44,11 @@ import logging
 from typing import Any, Dict, Iterable, List, Optional, Text
 
 from rasa.core.tracker_store import RedisTrackerStore
+from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker, get_trackers_for_conversation_sessions
 
 from bot.redis_conn import cluster_twin
-from common import redis_settings
+from common import redis_settings, traffic_log
 from common.privacy import PERSONAL_SLOTS, mask_slot, mask_text
 
 logger = logging.getLogger(__name__)
@@ -61,6 +69,9 @@ MAX_EVENTS = 100
 KEEP_EVENTS = 40
 # set by `retrieve` on a tracker that holds every stored event (a single session)
 COMPLETE = "_store_holds_nothing_else"
+# (last event, its timestamp) of a tracker whose user events are all in the turn log
+# (common/traffic_log.py): set by `retrieve` and after each save, so a re-save records nothing
+RECORDED = "_turn_log_has_up_to"
 
 
 class RedactingRedisTrackerStore(RedisTrackerStore):
@@ -95,22 +106,88 @@ class RedactingRedisTrackerStore(RedisTrackerStore):
             return None
         sessions = get_trackers_for_conversation_sessions(tracker)
         if len(sessions) > 1:
-            return sessions[-1]
+            return _mark_recorded(sessions[-1])
         setattr(tracker, COMPLETE, True)
-        return tracker
+        return _mark_recorded(tracker)
 
     async def save(self, tracker: DialogueStateTracker, timeout: Optional[float] = None) -> None:
         """Rasa's save (merge with the stored sessions, write with the expiry),
         writing the redacted, bounded events."""
         await self.stream_events(tracker)
+        given = tracker
         key = self.key_prefix + tracker.sender_id
         stored = None if getattr(tracker, COMPLETE, False) else self.red.get(key)
+        prior = None
         if stored is not None:
-            tracker = self._merge_trackers(self.deserialise_tracker(tracker.sender_id, stored), tracker)
-        events = redact_events([event.as_dict() for event in tracker.events])
-        events = bounded_events(events, self.domain, self.max_events, self.keep_events)
+            prior = self.deserialise_tracker(tracker.sender_id, stored)
+            tracker = self._merge_trackers(prior, tracker)
+        fresh = unrecorded_user_events(given, prior)
+        redacted = redact_events([event.as_dict() for event in tracker.events])
+        events = bounded_events(redacted, self.domain, self.max_events, self.keep_events)
         self.red.set(key, json.dumps({"events": events, "name": tracker.sender_id}),
                      ex=timeout or self.record_exp)
+        if fresh:
+            self._record_turns(tracker.sender_id, redacted, fresh)
+        _mark_recorded(given)
+
+    def _record_turns(self, sender_id: str, redacted: List[Dict[str, Any]], fresh: List[UserUttered]) -> None:
+        """The new user messages into the turn log (masked texts: the redacted events), one
+        pipelined round trip; a failure is logged and never fails the save."""
+        try:
+            traffic_log.record_sync(self.red, turn_records(sender_id, redacted, {e.timestamp for e in fresh}))
+        except Exception as error:  # noqa: BLE001 - the turn log must never cost a conversation
+            logger.warning("Turn log: %d turn(s) not recorded (%s: %s)", len(fresh), type(error).__name__, error)
+
+
+def _mark_recorded(tracker: DialogueStateTracker) -> DialogueStateTracker:
+    last = tracker.events[-1] if tracker.events else None
+    setattr(tracker, RECORDED, (last, last.timestamp if last is not None else float("-inf")))
+    return tracker
+
+
+def unrecorded_user_events(tracker: DialogueStateTracker,
+                           prior: Optional[DialogueStateTracker]) -> List[UserUttered]:
+    """User events of `tracker` not yet in the turn log: after the event marked by `retrieve`
+    or the last save (Rasa only appends events); for a tracker that came from elsewhere,
+    those newer than everything stored (`prior`), or all of them when nothing is stored."""
+    events = list(tracker.events)
+    seen = getattr(tracker, RECORDED, None)
+    if seen is not None:
+        last, last_ts = seen
+        new = None
+        if last is not None:
+            for index in range(len(events) - 1, -1, -1):
+                if events[index] is last:
+                    new = events[index + 1:]
+                    break
+        if new is None:  # the marked event is gone (a bounded deque): go by time
+            new = [e for e in events if (e.timestamp or 0) > last_ts]
+    elif prior is not None and prior.events:
+        newest = max(e.timestamp or 0 for e in prior.events)
+        new = [e for e in events if (e.timestamp or 0) > newest]
+    else:
+        new = events
+    return [e for e in new if isinstance(e, UserUttered)]
+
+
+def turn_records(sender_id: str, redacted: List[Dict[str, Any]], fresh: "set[float]") -> List[Dict[str, str]]:
+    """Turn-log entries of the redacted user events whose timestamps are in `fresh`, each
+    with the actions the bot ran after it (until it listened again)."""
+    records = []
+    for index, event in enumerate(redacted):
+        if event.get("event") != "user" or event.get("timestamp") not in fresh:
+            continue
+        actions = []
+        for later in redacted[index + 1:]:
+            kind = later.get("event")
+            if kind == "user" or (kind == "action" and later.get("name") == "action_listen"):
+                break
+            if kind == "action" and later.get("name"):
+                actions.append(later["name"])
+        record = traffic_log.turn(sender_id, event, actions)
+        if record is not None:
+            records.append(record)
+    return records
 
 
 def bounded_events(events: List[Dict[str, Any]], domain, max_events: int, keep_events: int) -> List[Dict[str, Any]]:

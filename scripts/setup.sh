@@ -40,6 +40,31 @@ ensure_env() {  # ensure_env NAME PYTHON_VERSION LOCKFILE...
 ensure_env rasa 3.10 requirements/rasa.txt
 ensure_env actions 3.11 requirements/actions.txt
 
+# Browser libraries the console serves (package.json: ECharts for the ops dashboard, at
+# /vendor/echarts.min.js). `npm ci` only when node_modules is missing or package-lock.json
+# changed (stamp = sha256 of the lock); npm itself comes from Debian when missing.
+ensure_node_modules() {
+  local stamp=node_modules/.lock-sha256 want log=node_modules.install.log
+  want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f node_modules/echarts/dist/echarts.min.js ]; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null; then
+    echo "==> installing npm for the console's browser libraries (Debian package)"
+    if [ "$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq npm >/dev/null
+  fi
+  echo "==> installing the console's browser libraries (npm ci)"
+  if ! npm ci --omit=dev --no-audit --no-fund --loglevel=error >".venv/$log" 2>&1; then
+    tail -20 ".venv/$log" >&2
+    echo "npm ci failed (full log: .venv/$log)" >&2
+    return 1
+  fi
+  echo "$want" > "$stamp"
+}
+ensure_node_modules
+
 # Browser tests need Chromium and CJK/emoji fonts, the scale-out test nginx
 # (Debian packages); only `make test` asks for them.
 if [ "${WITH_BROWSER:-0}" = "1" ] && { ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi microhei \

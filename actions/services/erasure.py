@@ -13,7 +13,8 @@ What is removed:
   trackers and locks of all their sender ids (`<ns>:<id>` and the legacy
   un-namespaced id), per-sender option menus, event dedup keys, cached
   unionids and flood counters, their
-  entries in the undeliverable / unsubscribed streams and in the acknowledged
+  entries in the undeliverable / unsubscribed streams, their messages in the
+  ops console's turn log, and in the acknowledged
   公众号 callbacks, and their requests for a human guide (queue place, slot).
 
 What stays, on purpose:
@@ -34,7 +35,7 @@ import redis.asyncio as aioredis
 from actions import outbox
 from actions.services import coupons, prizes
 from actions.services.store import ALERTS, PREFIX, TAG
-from common import handoff_routing, handoff_session, inbox_store, web_mailbox
+from common import handoff_routing, handoff_session, inbox_store, traffic_log, web_mailbox
 
 TRACKER_PREFIX = "rasa:tracker:"
 LOCK_PREFIX = "rasa:lock:"
@@ -207,6 +208,10 @@ async def plan(client: aioredis.Redis, cid: str) -> Plan:
     for stream, field_name in STREAMS_BY_RECIPIENT.items():
         ids = [i for i, f in await client.xrange(stream) if f.get(field_name) in users]
         result.add(f"stream_entries:{stream}", len(ids), lambda c, s=stream, ids=ids: c.xdel(s, *ids))
+
+    # their messages in the ops console's turn log (common/traffic_log.py; day counters name no one)
+    turns = await traffic_log.entries_of(client, senders)
+    result.add("turn_log_entries", len(turns), lambda c: traffic_log.forget(c, senders))
 
     await _plan_inbox(client, cid, result)
     return result

@@ -15,6 +15,7 @@ import asyncio
 import functools
 import logging
 import os
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 from sanic import Blueprint, response
@@ -32,10 +33,11 @@ OPS_ROLES = ("ops", "admin")
 
 def make_history() -> Optional[DataHistory]:
     """None outside a git checkout (e.g. an unpacked release): edits then have no history."""
-    if not (ROOT / ".git").exists():
+    repo = Path(os.environ.get("CONSOLE_REPO", "").strip() or ROOT)
+    if not (repo / ".git").exists():
         logger.warning("the console's data folder is not a git checkout: data changes are not recorded")
         return None
-    return DataHistory(ROOT, branch=os.environ.get("CONSOLE_DATA_BRANCH") or None)
+    return DataHistory(repo, branch=os.environ.get("CONSOLE_DATA_BRANCH") or None)
 
 
 def author_of(account: Account) -> "tuple[str, str]":

@@ -14,7 +14,7 @@ from actions.faq.settings import load_settings
 from actions.services import checkin, coupons, customers, lottery, prizes, store, tags
 from actions.services.catalog import catalog
 from actions.services.clock import utc_now
-from common import handoff_routing, handoff_session, inbox_store
+from common import handoff_routing, handoff_session, inbox_store, traffic_log
 from common.key_tags import MARKETING as TAG
 
 _spec = importlib.util.spec_from_file_location("ops", Path(__file__).resolve().parents[2] / "scripts" / "ops.py")
@@ -41,6 +41,10 @@ async def _seed(client, openid: str, unionid: str, text: str, phone: str) -> str
     sender = f"wechat_mp:{openid}"
     await client.set(f"rasa:tracker:{sender}", json.dumps({"events": [{"event": "user", "text": text}]}))
     await client.set(f"rasa:tracker:{openid}", "{}")  # legacy, before ids were namespaced
+    # the ops console's turn log, as the tracker store records it (common/traffic_log.py)
+    said = {"event": "user", "text": text, "timestamp": 1700000000.0,
+            "parse_data": {"intent": {"name": "nlu_fallback", "confidence": 0.4}, "entities": []}}
+    await traffic_log.record(client, [traffic_log.turn(sender, said, ["action_faq_fallback"])])
     await client.set(f"opt:wechat_mp:{openid}", "[]")
     await client.set(f"wx:mp:unionid:{openid}", unionid)  # the 公众号 channel's user/info cache
     await client.hset(f"flood:sender:{sender}", mapping={"s": 1700000000000, "n": 1})
@@ -71,7 +75,9 @@ async def _snapshot(client) -> dict:
     found = {}
     async for key in client.scan_iter(count=1000):
         kind = await client.type(key)
-        if kind == "string":
+        if kind == "string" and key.startswith(traffic_log.SENDERS_PREFIX):
+            found[key] = await client.pfcount(key)  # a HyperLogLog: a count, it names no one
+        elif kind == "string":
             found[key] = await client.get(key)
         elif kind == "hash":
             found[key] = await client.hgetall(key)
@@ -121,6 +127,7 @@ def test_erase_removes_one_customer_everywhere_and_leaves_the_other(redis_server
     for kind in ("identities", "claims", "customer_keys", "checkin_keys", "lottery_keys", "trackers",
                  "option_menus", "dedup_keys", "channel_caches", "inbox_messages", "inbox_samples", "issued_code_links",
                  "idempotency_keys", "reward_grants", "unanswered_callbacks", "handoff_requests", "handoff_open",
+                 "turn_log_entries",
                  f"stream_entries:{handoff_routing.COMPLAINTS}", f"stream_entries:{store.ALERTS}"):
         assert removed.get(kind, 0) >= 1, kind
     assert removed["trackers"] == 2  # namespaced and legacy
@@ -146,6 +153,7 @@ def test_erase_removes_one_customer_everywhere_and_leaves_the_other(redis_server
     claims_of_bob = before[f"{TAG}cust:{bob}:claims"]
     assert all(now[f"{TAG}claim:{c}"] == before[f"{TAG}claim:{c}"] for c in claims_of_bob)
     assert inbox_store.STREAM in now and len(now[inbox_store.STREAM]) == 1
+    assert [f["sender"] for _, f in now[traffic_log.STREAM]] == ["wechat_mp:o-bob"]  # Bob's turn stays
     # issued codes stay unique and counted, but no longer name Alice
     issued = now[TAG + "cpn:welcome:issued"]
     assert len(issued) == len(before[TAG + "cpn:welcome:issued"]) and bob in issued

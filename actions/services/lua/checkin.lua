@@ -38,6 +38,7 @@ if last == today - 1 then streak = streak + 1 else streak = 1 end
 total = total + 1
 local best = math.max(tonumber(redis.call('HGET', KEYS[1], 'best') or '0'), streak)
 redis.call('HSET', KEYS[1], 'last_day', today, 'streak', streak, 'total', total, 'best', best)
+redis.call('HINCRBY', string.sub(KEYS[1], 1, -#ARGV[5] - 1) .. 'stats:daily', today, 1)  -- {brand}:chk:<camp>:stats:daily (ops dashboard)
 redis.call('HSET', KEYS[3], 'last_checkin_at', ARGV[2])
 if tonumber(ARGV[3]) > 0 then redis.call('HINCRBY', KEYS[3], 'points', ARGV[3]) end
 

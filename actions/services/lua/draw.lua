@@ -33,6 +33,7 @@ if total >= tonumber(ARGV[4]) then return finish({'limit_total', daily, total, '
 if daily >= tonumber(ARGV[3]) then return finish({'limit_daily', daily, total, '', '', '', 0, ARGV[7]}) end
 daily = redis.call('HINCRBY', KEYS[2], day_field, 1)
 total = redis.call('HINCRBY', KEYS[2], 'total', 1)
+redis.call('HINCRBY', string.sub(KEYS[1], 1, -6) .. 'stats:daily', ARGV[2], 1)  -- {brand}:lot:<camp>:stats:daily (ops dashboard)
 
 local sum = tonumber(ARGV[9])
 for i = 13, #ARGV, 7 do
