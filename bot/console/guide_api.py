@@ -26,19 +26,18 @@ from sanic.response import HTTPResponse
 from actions.services import tags as tag_store
 from actions.services.catalog import catalog as load_catalog
 from bot.console.guide_feed import ChangeFeed
+from bot.console.ops_common import OPS_ROLES, api_errors, json_body
 from bot.console.staff import API_HEADERS, Refusal, Session, authorise
 from bot.handoff.rasa_events import RasaEvents
 from bot.redis_conn import get_redis
 from common import handoff_routing as routing
 from common import handoff_session as session_store
 from common import handoff_stats
-from common.redis_settings import UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 QUICK_REPLIES = routing.ROOT / "data" / "handoff" / "quick_replies.yml"
-OPS_ROLES = ("ops", "admin")
 MAX_REPLY_CHARS = 2000
 HEARTBEAT_S = 15.0
 PAGE_HEADERS = {
@@ -106,29 +105,11 @@ def load_quick_replies(path: Path = QUICK_REPLIES) -> List[Dict[str, str]]:
             for item in (raw or {}).get("quick_replies") or [] if item.get("text")]
 
 
-async def _body(request: Request) -> Dict[str, Any]:
-    try:
-        body = json.loads((request.body or b"{}").decode("utf-8", errors="replace"))
-    except json.JSONDecodeError:
-        raise Refusal(400, "malformed JSON body")
-    if not isinstance(body, dict):
-        raise Refusal(400, "JSON body must be an object")
-    return body
-
-
 def guide_blueprint(feed: Optional[ChangeFeed] = None) -> Blueprint:
     bp = Blueprint("guide_console")
     feed = feed or ChangeFeed(get_redis)
 
-    @bp.exception(Refusal)
-    async def refused(request: Request, error: Refusal) -> HTTPResponse:
-        logger.warning("Guide API: %s %s refused (%d): %s", request.method, request.path, error.status, error.reason)
-        return response.json({"error": error.reason}, status=error.status, headers=API_HEADERS)
-
-    @bp.exception(*UNAVAILABLE)
-    async def redis_down(request: Request, error: Exception) -> HTTPResponse:
-        logger.error("Guide API: Redis unavailable (%s)", type(error).__name__)
-        return response.json({"error": "handoff storage unavailable"}, status=503, headers=API_HEADERS)
+    api_errors(bp, "Guide API", "handoff storage unavailable")
 
     def rasa(request: Request) -> RasaEvents:
         return RasaEvents(base_url=request.app.ctx.rasa_url, token=request.app.ctx.rasa_token)
@@ -208,7 +189,7 @@ def guide_blueprint(feed: Optional[ChangeFeed] = None) -> Blueprint:
     @bp.post("/api/guide/conversations/<request_id:int>/reply")
     async def reply(request: Request, request_id: int) -> HTTPResponse:
         _, guide, _ = await held_by_me(request, str(request_id))
-        text = (await _body(request)).get("text")
+        text = (json_body(request)).get("text")
         if not isinstance(text, str) or not text.strip():
             raise Refusal(400, "text must be a non-empty string")
         appended = await session_store.append(get_redis(), routing.current_roster(), str(request_id),
@@ -221,7 +202,7 @@ def guide_blueprint(feed: Optional[ChangeFeed] = None) -> Blueprint:
     @bp.post("/api/guide/conversations/<request_id:int>/transfer")
     async def transfer(request: Request, request_id: int) -> HTTPResponse:
         _, guide, _ = await held_by_me(request, str(request_id))
-        body = await _body(request)
+        body = json_body(request)
         roster = routing.current_roster()
         to = roster.guide(str(body.get("to") or ""))
         if to is None:
@@ -244,7 +225,7 @@ def guide_blueprint(feed: Optional[ChangeFeed] = None) -> Blueprint:
     async def change_tags(request: Request, request_id: int) -> HTTPResponse:
         """The holder adds or removes the customer's tags; each change lands in the tag log with who did it."""
         who, _, details = await held_by_me(request, str(request_id))
-        body = await _body(request)
+        body = json_body(request)
         add, remove = body.get("add") or [], body.get("remove") or []
         if not all(isinstance(t, str) for t in [*add, *remove]):
             raise Refusal(400, "add and remove must be lists of tag ids")

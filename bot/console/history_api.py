@@ -11,12 +11,10 @@ that branch, and refuses to start while the checkout has conflicts.
 """
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 import os
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Optional
 
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -24,11 +22,11 @@ from sanic.response import HTTPResponse
 
 from bot.console.data_history import UNCOMMITTED_WARNING, DataHistory, HistoryError
 from bot.console.guide_api import PAGE_HEADERS, STATIC_DIR
-from bot.console.staff import API_HEADERS, Account, Refusal, authorise
+from bot.console.ops_common import OPS_ROLES, api_errors, author_of, blocking
+from bot.console.staff import API_HEADERS, Refusal, authorise
 from bot.model_files import ROOT
 
 logger = logging.getLogger(__name__)
-OPS_ROLES = ("ops", "admin")
 
 
 def make_history() -> Optional[DataHistory]:
@@ -40,22 +38,10 @@ def make_history() -> Optional[DataHistory]:
     return DataHistory(repo, branch=os.environ.get("CONSOLE_DATA_BRANCH") or None)
 
 
-def author_of(account: Account) -> "tuple[str, str]":
-    return account.display or account.username, f"{account.username}@console.local"
-
-
-async def blocking(call: Callable[..., Any], *args: Any) -> Any:
-    """git runs as a subprocess: never on the event loop."""
-    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(call, *args))
-
-
 def history_blueprint(history: Optional[DataHistory]) -> Blueprint:
     bp = Blueprint("ops_history")
 
-    @bp.exception(Refusal)
-    async def refused(request: Request, error: Refusal) -> HTTPResponse:
-        logger.warning("History API: %s %s refused (%d): %s", request.method, request.path, error.status, error.reason)
-        return response.json({"error": error.reason}, status=error.status, headers=API_HEADERS)
+    api_errors(bp, "History API")
 
     @bp.exception(HistoryError)
     async def history_refused(request: Request, error: HistoryError) -> HTTPResponse:

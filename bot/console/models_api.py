@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import os
 
@@ -19,6 +18,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.console import model_registry as registry
+from bot.console.ops_common import ADMIN_ROLES, OPS_ROLES, api_errors, json_body
 from bot.console.staff import API_HEADERS, Refusal, authorise
 from bot.model_pull import model_etag
 from bot.redis_conn import get_redis
@@ -26,8 +26,6 @@ from common.redis_settings import UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 
-OPS_ROLES = ("ops", "admin")
-ADMIN_ROLES = ("admin",)
 
 
 def _model_server_token() -> str:
@@ -35,31 +33,20 @@ def _model_server_token() -> str:
 
 
 def _body_model(request: Request) -> str:
-    try:
-        body = json.loads((request.body or b"{}").decode("utf-8", errors="replace"))
-    except json.JSONDecodeError:
-        raise Refusal(400, "malformed JSON body")
-    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+    model = json_body(request).get("model")
+    if not isinstance(model, str):
         raise Refusal(400, "body must be {\"model\": name}")
-    return body["model"]
+    return model
 
 
 def models_blueprint() -> Blueprint:
     bp = Blueprint("ops_models")
 
-    @bp.exception(Refusal)
-    async def refused(request: Request, error: Refusal) -> HTTPResponse:
-        logger.warning("Models API: %s %s refused (%d): %s", request.method, request.path, error.status, error.reason)
-        return response.json({"error": error.reason}, status=error.status, headers=API_HEADERS)
-
     @bp.exception(registry.RegistryError)
     async def registry_refused(request: Request, error: registry.RegistryError) -> HTTPResponse:
         return response.json({"error": str(error)}, status=409, headers=API_HEADERS)
 
-    @bp.exception(*UNAVAILABLE)
-    async def redis_down(request: Request, error: Exception) -> HTTPResponse:
-        logger.error("Models API: Redis unavailable (%s)", type(error).__name__)
-        return response.json({"error": "model registry unavailable"}, status=503, headers=API_HEADERS)
+    api_errors(bp, "Models API", "model registry unavailable")
 
     @bp.before_server_start
     async def initial_production(app, _loop) -> None:

@@ -24,7 +24,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any, Dict, Optional
 
 from sanic import Blueprint, response
@@ -33,11 +32,11 @@ from sanic.response import HTTPResponse
 
 from bot.console import model_registry as registry
 from bot.console.model_compare import HOLDOUT_KEY
+from bot.console.ops_common import OPS_ROLES, api_errors, blocking, json_body
 from bot.console.staff import API_HEADERS, Refusal, authorise
 from bot.console.train_job import JOB_PREFIX, RUNNING_KEY, log_path
 from bot.model_files import ROOT
 from bot.redis_conn import get_redis
-from common.redis_settings import UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +44,6 @@ JOBS_KEY = "console:train:jobs"
 KEEP_JOBS = 50
 DEAD_AFTER_S = 60.0
 LOG_CHUNK = 64_000
-OPS_ROLES = ("ops", "admin")
 JOB_ID = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{6}$")
 EPOCHS = re.compile(rb"Epochs:\s+(\d+)%")
 LABEL = re.compile(r"^[a-z_]+(/[a-z0-9_]+)?$")
@@ -113,34 +111,16 @@ def spawn(job_id: str) -> None:
     threading.Thread(target=child.wait, name=f"train-job-{job_id}", daemon=True).start()
 
 
-async def _json_body(request: Request) -> Dict[str, Any]:
-    try:
-        body = json.loads((request.body or b"{}").decode("utf-8", errors="replace"))
-    except json.JSONDecodeError:
-        raise Refusal(400, "malformed JSON body")
-    if not isinstance(body, dict):
-        raise Refusal(400, "JSON body must be an object")
-    return body
-
-
 def training_blueprint(data_root: Optional[callable] = None, head_commit: Optional[callable] = None) -> Blueprint:
-    """`data_root()` / `head_commit()`: where the console's data lives and its commit (bot/console/ops_api.py)."""
+    """`data_root()` / `head_commit()`: where the console's data lives and its commit (bot/console/app.py)."""
     bp = Blueprint("ops_training")
 
-    @bp.exception(Refusal)
-    async def refused(request: Request, error: Refusal) -> HTTPResponse:
-        logger.warning("Training API: %s %s refused (%d): %s", request.method, request.path, error.status, error.reason)
-        return response.json({"error": error.reason}, status=error.status, headers=API_HEADERS)
-
-    @bp.exception(*UNAVAILABLE)
-    async def redis_down(request: Request, error: Exception) -> HTTPResponse:
-        logger.error("Training API: Redis unavailable (%s)", type(error).__name__)
-        return response.json({"error": "training registry unavailable"}, status=503, headers=API_HEADERS)
+    api_errors(bp, "Training API", "training storage unavailable")
 
     @bp.post("/api/ops/train")
     async def start(request: Request) -> HTTPResponse:
         who = await authorise(request, roles=OPS_ROLES)
-        body = await _json_body(request)
+        body = json_body(request)
         redis = get_redis()
         job_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
         if not await redis.set(RUNNING_KEY, job_id, nx=True, ex=int(DEAD_AFTER_S * 2)):
@@ -151,7 +131,7 @@ def training_blueprint(data_root: Optional[callable] = None, head_commit: Option
         record = {"id": job_id, "by": who.account.username, "created": str(time.time()),
                   "heartbeat": str(time.time()), "status": "queued", "stage": "queued",
                   "finetune": "1" if body.get("finetune") else "0", "data_root": str(root),
-                  "commit": (head_commit() if head_commit else "") or ""}
+                  "commit": (await blocking(head_commit) if head_commit else "") or ""}  # git: off the loop
         await redis.hset(JOB_PREFIX + job_id, mapping=record)
         await redis.lpush(JOBS_KEY, job_id)
         await redis.ltrim(JOBS_KEY, 0, KEEP_JOBS - 1)
@@ -214,7 +194,7 @@ def training_blueprint(data_root: Optional[callable] = None, head_commit: Option
     @bp.post("/api/ops/holdout")
     async def mark(request: Request) -> HTTPResponse:
         who = await authorise(request, roles=OPS_ROLES)
-        body = await _json_body(request)
+        body = json_body(request)
         text, label = str(body.get("text") or "").strip(), str(body.get("label") or "").strip()
         if not text or len(text) > 200 or not LABEL.match(label):
             raise Refusal(400, "需要一条消息和它应有的意图（如 faq/shipping_fee）")
@@ -232,7 +212,7 @@ def training_blueprint(data_root: Optional[callable] = None, head_commit: Option
     @bp.delete("/api/ops/holdout")
     async def unmark(request: Request) -> HTTPResponse:
         await authorise(request, roles=OPS_ROLES)
-        body = await _json_body(request)
+        body = json_body(request)
         removed = await get_redis().hdel(HOLDOUT_KEY, str(body.get("text") or ""))
         return response.json({"removed": removed}, headers=API_HEADERS)
 
