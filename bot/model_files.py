@@ -42,15 +42,17 @@ def faq_embeddings_dir(model: Path) -> Path:
     return model.parent / f"faq-embeddings-{stem.rsplit('-', 1)[-1]}"
 
 
-def train_faq_embeddings(model: Path, log: Optional[BinaryIO] = None) -> None:
-    """In the action-server env (torch); cheap when the NLU data is unchanged."""
+def train_faq_embeddings(model: Path, log: Optional[BinaryIO] = None, data_root: Optional[Path] = None) -> None:
+    """In the action-server env (torch); cheap when the NLU data is unchanged.
+    `data_root`: where data/nlu is (a console job's snapshot; default this checkout)."""
     actions_py = ROOT / ".venv" / "actions" / "bin" / "python"
     if not actions_py.is_file():
         print("==> no action-server environment: FAQ embeddings not trained", file=sys.stderr)
         return
     _run_logged(
         "FAQ embedding model",
-        [str(actions_py), str(ROOT / "scripts" / "train_faq_embeddings.py"), "--out", str(faq_embeddings_dir(model))],
+        [str(actions_py), str(ROOT / "scripts" / "train_faq_embeddings.py"), "--out", str(faq_embeddings_dir(model)),
+         "--data-root", str(data_root or ROOT)],
         {**os.environ, "PYTHONPATH": str(ROOT)},
         log,
     )

@@ -34,8 +34,13 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-PERSONA_DIR = ROOT / "personas"
-FACTS_FILE = ROOT / "data" / "brand" / "facts.yml"
+# The folder holding personas/ and data/brand/facts.yml: the checkout, unless the
+# data the ops console edits lives elsewhere (CONSOLE_REPO, read by every process
+# that speaks: Rasa, the console), so an edit there is live. PERSONA_DATA_ROOT overrides.
+DATA_ROOT = Path(os.environ.get("PERSONA_DATA_ROOT", "").strip() or os.environ.get("CONSOLE_REPO", "").strip()
+                 or ROOT)
+PERSONA_DIR = DATA_ROOT / "personas"
+FACTS_FILE = DATA_ROOT / "data" / "brand" / "facts.yml"
 DEFAULT_PERSONA = "qiqi"
 RELOAD_CHECK_INTERVAL_S = 1.0  # how often a file's stat is looked at, at most
 

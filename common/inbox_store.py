@@ -64,6 +64,7 @@ async def get_group(client, gid: str, samples: int = 5) -> Optional[Dict[str, An
         "handled_at": group.get("handled_at") or None,
         "handled_by": group.get("handled_by") or None,
         "note": group.get("note") or None,
+        "how": group.get("how") or None,
         "samples": [json.loads(_text(s)) for s in recent],
     }
 
@@ -84,10 +85,11 @@ async def list_groups(client, status: str = "open", limit: int = 50, offset: int
     return {"status": status, "total": int(total), "offset": offset, "groups": groups}
 
 
-# KEYS: group, open, handled, vectors, labels. ARGV: gid, now (epoch s), handled_at, by, note.
+# KEYS: group, open, handled, vectors, labels. ARGV: gid, now (epoch s), handled_at, by, note, how.
 _MARK_HANDLED = LuaScript("""
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'status', 'handled', 'handled_at', ARGV[3], 'handled_by', ARGV[4], 'note', ARGV[5])
+redis.call('HSET', KEYS[1], 'status', 'handled', 'handled_at', ARGV[3], 'handled_by', ARGV[4], 'note', ARGV[5],
+           'how', ARGV[6])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('HDEL', KEYS[4], ARGV[1])
@@ -96,11 +98,13 @@ return 1
 """)
 
 
-async def mark_handled(client, gid: str, by: str = "", note: str = "") -> bool:
-    """Close a group: later similar messages start a new group. False if unknown."""
+async def mark_handled(client, gid: str, by: str = "", note: str = "", how: str = "") -> bool:
+    """Close a group: later similar messages start a new group. False if unknown.
+    `how` says what was done (the ops console: `examples`, `faq`, `dismiss`)."""
     now = time.time()
     done = await _MARK_HANDLED(client, [group_key(gid), OPEN, HANDLED, VECTORS, LABELS],
-                               [gid, now, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), by[:64], note[:500]])
+                               [gid, now, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), by[:64], note[:500],
+                                how[:32]])
     return bool(done)
 
 

@@ -21,19 +21,23 @@ sys.path.insert(0, str(ROOT))
 
 from actions.faq.data import OUT_OF_SCOPE, paraphrase_classes, read_nlu  # noqa: E402
 
-INPUTS = [ROOT / "data" / "nlu", ROOT / "data" / "jieba"] + [
-    ROOT / "actions" / "faq" / name for name in ("data.py", "tokenizer.py", "training.py")
-]
+CODE = [ROOT / "actions" / "faq" / name for name in ("data.py", "tokenizer.py", "training.py")]
 STAMP = "faq_inputs.sha256"
-USERDICT = ROOT / "data" / "jieba" / "userdict.txt"
 
 
-def inputs_fingerprint() -> str:
+def inputs(data_root: Path) -> list:
+    """What the model is trained from: the data (the checkout's, or a console job's
+    snapshot) and the training code of this checkout."""
+    return [(data_root, data_root / "data" / "nlu"), (data_root, data_root / "data" / "jieba")] + \
+        [(ROOT, path) for path in CODE]
+
+
+def inputs_fingerprint(data_root: Path = ROOT) -> str:
     digest = hashlib.sha256()
-    for source in INPUTS:
+    for base, source in inputs(data_root):
         files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
         for path in files:
-            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(str(path.relative_to(base)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -47,10 +51,13 @@ def main(argv: list) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--force", action="store_true", help="retrain even if unchanged")
+    parser.add_argument("--data-root", type=Path, default=ROOT,
+                        help="folder holding data/nlu and data/jieba (default: this checkout)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out: Path = args.out.resolve()
-    wanted = inputs_fingerprint()
+    data_root: Path = args.data_root.resolve()
+    wanted = inputs_fingerprint(data_root)
     if not args.force:
         if stamp_of(out) == wanted:
             print(f"==> FAQ embeddings up to date: {out}", file=sys.stderr)
@@ -66,8 +73,9 @@ def main(argv: list) -> int:
     print(f"==> training FAQ embeddings into {out}", file=sys.stderr)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    examples = read_nlu()
-    train_model(paraphrase_classes(examples), tmp, USERDICT, negatives=examples.get(OUT_OF_SCOPE, []))
+    examples = read_nlu(sorted((data_root / "data" / "nlu").glob("*.yml")))
+    train_model(paraphrase_classes(examples), tmp, data_root / "data" / "jieba" / "userdict.txt",
+                negatives=examples.get(OUT_OF_SCOPE, []))
     (tmp / STAMP).write_text(wanted + "\n")
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)  # readers never see a half-written model

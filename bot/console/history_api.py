@@ -22,7 +22,7 @@ from sanic.response import HTTPResponse
 
 from bot.console.data_history import UNCOMMITTED_WARNING, DataHistory, HistoryError
 from bot.console.guide_api import PAGE_HEADERS, STATIC_DIR
-from bot.console.ops_common import OPS_ROLES, api_errors, author_of, blocking
+from bot.console.ops_common import OPS_ROLES, api_errors, author_of, blocking, holding_write_lock
 from bot.console.staff import API_HEADERS, Refusal, authorise
 from bot.model_files import ROOT
 
@@ -83,7 +83,7 @@ def history_blueprint(history: Optional[DataHistory]) -> Blueprint:
     async def revert(request: Request, sha: str) -> HTTPResponse:
         who = await authorise(request, roles=OPS_ROLES)
         name, email = author_of(who.account)
-        new_sha = await blocking(need_history().revert, sha, name, email)
+        new_sha = await blocking(holding_write_lock(need_history().revert), sha, name, email)
         logger.info("history: %s reverted %s as %s", who.account.username, sha, new_sha)
         return response.json({"reverted": sha, "commit": new_sha}, headers=API_HEADERS)
 

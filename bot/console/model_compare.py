@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -126,6 +127,19 @@ def compare(cases: List[Dict[str, str]], active: List[str], candidate: List[str]
     }
 
 
+def cases_digest(cases: List[Dict[str, Any]]) -> str:
+    """Names the test messages a comparison used: the same digest, the same test."""
+    return hashlib.sha256(json.dumps(cases, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def still_valid(report: Optional[Dict[str, Any]], candidate: Path, active: Optional[Path],
+                holdout: Dict[str, str]) -> bool:
+    """A stored comparison answers again when model, live model and test messages are the same."""
+    return bool(report) and report.get("candidate") == candidate.name and \
+        report.get("active") == (active.name if active else "") and \
+        report.get("cases_digest") == cases_digest(eval_cases(holdout))
+
+
 def run_comparison(candidate: Path, active: Optional[Path], holdout: Dict[str, str]) -> Dict[str, Any]:
     cases = eval_cases(holdout)
     texts = [case["text"] for case in cases]
@@ -134,6 +148,7 @@ def run_comparison(candidate: Path, active: Optional[Path], holdout: Dict[str, s
     active_predictions = parse_texts(active, texts) if active and active != candidate else candidate_predictions
     report = compare(cases, active_predictions, candidate_predictions)
     report["candidate"], report["active"] = candidate.name, active.name if active else ""
+    report["cases_digest"] = cases_digest(cases)
     return report
 
 

@@ -7,6 +7,7 @@ import asyncio
 import functools
 import json
 import logging
+import threading
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
@@ -19,6 +20,18 @@ from common.redis_settings import UNAVAILABLE
 
 OPS_ROLES = ("ops", "admin")
 ADMIN_ROLES = ("admin",)
+# Every change of a data file and its commit, one at a time in the console process (it
+# runs one worker): a second save in between would land in the first one's commit.
+WRITE_LOCK = threading.RLock()
+
+
+def holding_write_lock(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a blocking save-and-commit under WRITE_LOCK."""
+    @functools.wraps(method)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with WRITE_LOCK:
+            return method(*args, **kwargs)
+    return locked
 
 
 def json_body(request: Request) -> Dict[str, Any]:
@@ -26,9 +39,9 @@ def json_body(request: Request) -> Dict[str, Any]:
     try:
         body = json.loads((request.body or b"{}").decode("utf-8", errors="replace"))
     except json.JSONDecodeError:
-        raise Refusal(400, "malformed JSON body")
+        raise Refusal(400, "请求内容不是合法的 JSON")
     if not isinstance(body, dict):
-        raise Refusal(400, "JSON body must be an object")
+        raise Refusal(400, "请求内容必须是一个 JSON 对象")
     return body
 
 

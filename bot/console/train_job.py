@@ -43,7 +43,8 @@ JOB_PREFIX = "console:train:job:"
 RUNNING_KEY = "console:train:running"
 HEARTBEAT_S = 10
 RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
-FINETUNE_EPOCH_FRACTION = "0.25"
+# a finetune runs this fraction of the configured epochs (CONSOLE_FINETUNE_EPOCH_FRACTION)
+FINETUNE_EPOCH_FRACTION = os.environ.get("CONSOLE_FINETUNE_EPOCH_FRACTION", "").strip() or "0.25"
 ROOT = model_files.ROOT
 SNAPSHOT_FILES = ("config.yml", "domain.yml")
 ERROR_LINE = re.compile(r"(error|failed|exception|issue found|invalid|cannot|conflict)", re.IGNORECASE)
@@ -182,12 +183,16 @@ def execute(job: Job) -> None:
             finetune = job.record.get("finetune") == "1" and active is not None
             train(job, snap, target, active if finetune else None)
         job.update(stage="embeddings")
-        model_files.train_faq_embeddings(target, log=job.log)
+        model_files.train_faq_embeddings(target, log=job.log, data_root=snap)  # the snapshot's examples
 
     job.update(stage="compare")
     holdout = {k.decode(): v.decode() for k, v in job.redis.hgetall(model_compare.HOLDOUT_KEY).items()}
-    report = model_compare.run_comparison(target, active, holdout)
     meta = registry.read_meta(target)
+    if model_compare.still_valid(meta.get("comparison"), target, active, holdout):
+        job.say("same model, same live model, same test messages: the earlier comparison still holds")
+        report = meta["comparison"]
+    else:
+        report = model_compare.run_comparison(target, active, holdout)
     meta.update({"job": job.id, "trained_by": meta.get("trained_by") or job.record.get("by", ""),
                  "trained_at": meta.get("trained_at") or time.time(), "commit": job.record.get("commit", ""),
                  "comparison": report})

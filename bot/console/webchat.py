@@ -17,7 +17,7 @@ import html
 import json
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -27,7 +27,7 @@ from bot.console.limits import IpLimiter, caps_from_env, client_ip, mask_ip, tru
 from bot.console.rasa_client import RasaUnavailable
 from bot.console.web_session import COOKIE_NAME, CSRF_HEADER, WebSessions
 from common import web_mailbox
-from bot.persona import system_text
+from bot.persona import Persona, load_facts, load_persona, system_text
 from bot.redis_conn import get_redis
 from common import sender as senders
 from common.privacy import mask_id
@@ -54,6 +54,38 @@ def render_page(profile: Dict[str, str]) -> str:
     for key in ("name", "brand", "avatar"):
         template = template.replace("{{%s}}" % key, html.escape(profile.get(key, ""), quote=True))
     return template
+
+
+class LivePersona:
+    """The persona the web chat page shows, as the bot speaks it now: bot.persona
+    re-reads an edited persona or facts file (the ops console's 品牌与人设 tab), so
+    the page, /api/persona and the apologies follow without a console restart."""
+
+    def __init__(self, persona_id: Optional[str] = None) -> None:
+        self.persona_id = persona_id
+        self._shown: Optional[Tuple[Persona, Dict[str, Any], Dict[str, str], str]] = None
+        load_persona(persona_id)  # an unknown persona fails here, at start-up
+
+    @property
+    def persona(self) -> Persona:
+        return load_persona(self.persona_id)
+
+    def _current(self) -> Tuple[Dict[str, str], str]:
+        persona, facts = self.persona, load_facts()
+        shown = self._shown
+        # Same parsed objects: nothing changed since the page was last rendered.
+        if shown is None or shown[0] is not persona or shown[1] is not facts:
+            profile = persona.public_profile(facts)
+            shown = self._shown = (persona, facts, profile, render_page(profile))
+        return shown[2], shown[3]
+
+    @property
+    def profile(self) -> Dict[str, str]:
+        return self._current()[0]
+
+    @property
+    def page(self) -> str:
+        return self._current()[1]
 
 
 def bot_message(message: Dict[str, Any]) -> Dict[str, Any]:
@@ -84,7 +116,7 @@ def forbidden(reason: str, ip: str) -> HTTPResponse:
 
 
 def capped(request: Request, text_key: str, reason: str, retry_after_s: int) -> HTTPResponse:
-    text = system_text(text_key, request.app.ctx.persona)
+    text = system_text(text_key, request.app.ctx.live.persona)
     return response.json(
         {"error": reason, "messages": [{"text": text}], "degraded": False},
         status=429, headers={**API_HEADERS, "Retry-After": str(retry_after_s)}, ensure_ascii=False,
@@ -124,11 +156,11 @@ def webchat_blueprint(sessions: Optional[WebSessions] = None, limiter: Optional[
 
     @bp.get("/")
     async def index(request: Request) -> HTTPResponse:
-        return response.html(request.app.ctx.page, headers=PAGE_HEADERS)
+        return response.html(request.app.ctx.live.page, headers=PAGE_HEADERS)
 
     @bp.get("/api/persona")
     async def persona(request: Request) -> HTTPResponse:
-        return response.json(request.app.ctx.profile, ensure_ascii=False)
+        return response.json(request.app.ctx.live.profile, ensure_ascii=False)
 
     @bp.get("/api/session")
     async def session(request: Request) -> HTTPResponse:
@@ -184,7 +216,7 @@ def webchat_blueprint(sessions: Optional[WebSessions] = None, limiter: Optional[
             )
         except RasaUnavailable as error:
             logger.warning("Web chat: Rasa unreachable for %s, apology sent: %s", mask_id(rasa_sender), error)
-            apology = system_text("console_unreachable", request.app.ctx.persona)
+            apology = system_text("console_unreachable", request.app.ctx.live.persona)
             return response.json({"messages": [{"text": apology}], "degraded": True}, headers=API_HEADERS, ensure_ascii=False)
         return response.json(
             {"messages": [bot_message(m) for m in messages], "degraded": False},

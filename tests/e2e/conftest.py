@@ -19,6 +19,7 @@ from bot.model_files import ensure_current_model
 from bot.redis_server import free_port
 from bot.stack import Stack, stand_in_service
 from tests.e2e.replies import assert_not_only_apology
+from tests.integration.ops_console import copy_data_repo
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +90,9 @@ def stack(model_path, wechat, tmp_path_factory) -> Iterator[Stack]:
         rasa_token=secrets.token_hex(8),
         run_dir=tmp_path_factory.mktemp("stack"),
         persona="qiqi",
-        extra_env={**wechat.env(), "HANDOFF_ROSTER_FILE": str(roster)},
+        # the ops console edits (and commits to) a copy of the data, never this checkout
+        extra_env={**wechat.env(), "HANDOFF_ROSTER_FILE": str(roster),
+                   "CONSOLE_REPO": str(copy_data_repo(tmp_path_factory.mktemp("console") / "repo"))},
     )
     yield from started(running, redis_port=free_port())
 

@@ -71,6 +71,7 @@ class OpsConsole:
         service = Service("ops-console", [str(RASA_PY), "-m", "bot.console", "--port", str(port)],
                           f"http://127.0.0.1:{port}/healthz", tmp / "console.log")
         env = {**os.environ, **redis_env(redis.url), "PYTHONPATH": str(ROOT), "CONSOLE_REPO": str(repo),
+               "PERSONA_DATA_ROOT": str(repo),  # the persona it shows is the one it edits (bot/persona.py)
                "CONSOLE_SESSION_SECRET": secrets.token_hex(16), "MODEL_SERVER_TOKEN": secrets.token_hex(16),
                **(extra_env or {})}
         env.pop("CONSOLE_DATA_BRANCH", None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.console.model_compare import compare, eval_cases, predicted_label
+from bot.console.model_compare import cases_digest, compare, eval_cases, predicted_label, still_valid
 from bot.console.train_job import readable_errors, snapshot
 from common.model_fingerprint import fingerprint
 
@@ -55,3 +55,14 @@ def test_validation_errors_point_at_the_file_ops_know(tmp_path):
 def test_a_snapshot_has_the_fingerprint_of_the_data_it_copied(tmp_path):
     snapshot(ROOT, tmp_path)
     assert fingerprint(tmp_path) == fingerprint(ROOT)
+
+
+def test_a_stored_comparison_holds_only_for_the_same_models_and_test_messages(tmp_path):
+    candidate, active, other = tmp_path / "new.tar.gz", tmp_path / "live.tar.gz", tmp_path / "older.tar.gz"
+    cases = eval_cases({"新的问法": "faq/shipping_fee"})
+    report = {"candidate": candidate.name, "active": active.name, "cases_digest": cases_digest(cases)}
+    assert still_valid(report, candidate, active, {"新的问法": "faq/shipping_fee"})
+    assert not still_valid(report, candidate, other, {"新的问法": "faq/shipping_fee"})  # another live model
+    assert not still_valid(report, candidate, active, {})  # ops changed the marked messages
+    assert not still_valid(report, candidate, active, {"新的问法": "faq/shipping_time"})
+    assert not still_valid(None, candidate, active, {})

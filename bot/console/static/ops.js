@@ -36,7 +36,17 @@
     document.querySelectorAll(".view").forEach(function (v) { v.hidden = v.id !== "view-" + view; });
     if (view === "models") loadModels();
     if (view === "history") loadHistory();
+    if (Ops.views[view]) Ops.views[view]($("view-" + view));
   }
+
+  // The other tabs live in their own files (ops_nlu.js, ops_brand.js, ops_learn.js,
+  // ops_dashboard.js): each sets Ops.views[name] = function (container) {...}, called
+  // whenever its tab opens, and uses these helpers.
+  var Ops = window.Ops = window.Ops || {};
+  Ops.views = Ops.views || {};
+  Ops.api = api; Ops.el = el; Ops.row = row; Ops.say = say; Ops.when = when; Ops.pct = pct;
+  Ops.me = function () { return state.me; };
+  Ops.open = function (view) { open(view); };
 
   function loadModels() {
     return api("GET", "/api/ops/models").then(function (a) {
