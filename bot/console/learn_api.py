@@ -57,7 +57,6 @@ MAX_NOTE_CHARS = 200
 GROUP_MESSAGES = 20          # samples kept per group (FaqSettings.samples_per_group)
 LIST_SAMPLES = 3
 HOW_LABELS = {"examples": "加为例句", "faq": "新建问答", "dismiss": "忽略"}
-BAD_JSON = "请求内容不是合法的 JSON 对象"
 
 
 class Answered(Exception):
@@ -69,13 +68,6 @@ class Answered(Exception):
 
 
 # --------------------------------------------------------------------------- request parsing
-
-
-def body_of(request: Request) -> Dict[str, Any]:
-    try:
-        return json_body(request)
-    except Refusal:
-        raise Refusal(400, BAD_JSON) from None
 
 
 def int_arg(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -424,7 +416,7 @@ def learn_blueprint(history: Optional[Any] = None) -> Blueprint:
     @bp.post("/groups/<gid:int>/examples")
     async def group_examples(request: Request, gid: int) -> HTTPResponse:
         who = await authorise(request, roles=OPS_ROLES)
-        body = body_of(request)
+        body = json_body(request)
         intent, force = intent_arg(body), force_arg(body)
         async with learner.lock:
             found = await open_group(gid)
@@ -440,7 +432,7 @@ def learn_blueprint(history: Optional[Any] = None) -> Blueprint:
     @bp.post("/groups/<gid:int>/faq")
     async def group_faq(request: Request, gid: int) -> HTTPResponse:
         who = await authorise(request, roles=OPS_ROLES)
-        body = body_of(request)
+        body = json_body(request)
         key, title = body.get("key"), body.get("title")
         if not isinstance(key, str) or not key.strip():
             raise Refusal(400, "请填写问答的键（小写字母、数字和下划线，例如 gift_wrap）")
@@ -463,7 +455,7 @@ def learn_blueprint(history: Optional[Any] = None) -> Blueprint:
     @bp.post("/groups/<gid:int>/dismiss")
     async def group_dismiss(request: Request, gid: int) -> HTTPResponse:
         who = await authorise(request, roles=OPS_ROLES)
-        note = optional_text(body_of(request), "note", MAX_NOTE_CHARS)
+        note = optional_text(json_body(request), "note", MAX_NOTE_CHARS)
         async with learner.lock:
             await open_group(gid)
             closed = await close_group(gid, who, "dismiss", note or "忽略")
@@ -472,7 +464,7 @@ def learn_blueprint(history: Optional[Any] = None) -> Blueprint:
     @bp.post("/messages/examples")
     async def message_examples(request: Request) -> HTTPResponse:
         who = await authorise(request, roles=OPS_ROLES)
-        body = body_of(request)
+        body = json_body(request)
         intent, texts, force = intent_arg(body), text_list(body.get("texts"), "texts"), force_arg(body)
         async with learner.lock:
             done = await blocking(learner.add_examples, who, intent, texts, force, "（对话回看）")

@@ -56,7 +56,7 @@ from bot.console.nlu_data import (
 )
 from bot.console.ops_common import (OPS_ROLES, WRITE_LOCK, api_errors, blocking, data_root, json_body,
                                     record_change, reply)
-from bot.console.staff import Refusal, Session, authorise
+from bot.console.staff import Session, authorise
 
 logger = logging.getLogger(__name__)
 
@@ -71,13 +71,6 @@ class BadInput(NluDataError):
 
 
 # --------------------------------------------------------------------------- request fields
-
-
-def body_of(request: Request) -> Dict[str, Any]:
-    try:
-        return json_body(request)
-    except Refusal:
-        raise BadInput("请求内容不是合法的 JSON 对象") from None
 
 
 def text_field(body: Dict[str, Any], name: str, label: str, limit: int = MAX_TEXT_CHARS) -> str:
@@ -181,7 +174,7 @@ class NluEditor:
     def intents(self) -> Dict[str, Any]:
         nlu = self.nlu
         rows = nlu.intents()  # re-reads what changed on disk, domain.yml included
-        return {"intents": rows, "entities": sorted(nlu._domain_entities), "personas": self.personas()}
+        return {"intents": rows, "entities": nlu.entities(), "personas": self.personas()}
 
     def personas(self) -> List[Dict[str, str]]:
         from bot.persona import load_persona
@@ -251,7 +244,7 @@ class NluEditor:
 
         nlu = self.nlu
         nlu.reload()
-        clean = nlu._clean_answer(text)  # the save's own check: unknown placeholders, braces, length
+        clean = nlu.check_answer(text)  # the save's own check: unknown placeholders, braces, length
         folder = self.root / PERSONAS_DIR
         if persona_id is not None:
             if not _PERSONA_ID.match(persona_id) or not (folder / f"{persona_id}.yml").is_file():
@@ -361,7 +354,7 @@ def nlu_blueprint(history: Optional[Any] = None) -> Blueprint:
     @bp.post(f"{PREFIX}/examples")
     async def add(request: Request) -> HTTPResponse:
         who = await authorise(request, roles=OPS_ROLES)
-        body = body_of(request)
+        body = json_body(request)
         intent = text_field(body, "intent", "意图")
         text = annotated(text_field(body, "text", "例句"), body.get("spans"))
         force, file = forced(body), optional_file(body)
@@ -375,7 +368,7 @@ def nlu_blueprint(history: Optional[Any] = None) -> Blueprint:
     @bp.put(f"{PREFIX}/examples")
     async def edit(request: Request) -> HTTPResponse:
         who = await authorise(request, roles=OPS_ROLES)
-        body = body_of(request)
+        body = json_body(request)
         intent = text_field(body, "intent", "意图")
         old = text_field(body, "old", "原来的例句")
         text = annotated(text_field(body, "text", "例句"), body.get("spans"))
@@ -391,7 +384,7 @@ def nlu_blueprint(history: Optional[Any] = None) -> Blueprint:
     @bp.delete(f"{PREFIX}/examples", ignore_body=False)
     async def delete(request: Request) -> HTTPResponse:
         who = await authorise(request, roles=OPS_ROLES)
-        body = body_of(request)
+        body = json_body(request)
         intent = text_field(body, "intent", "意图")
         text = text_field(body, "text", "例句")
         file = optional_file(body)
@@ -403,7 +396,7 @@ def nlu_blueprint(history: Optional[Any] = None) -> Blueprint:
     @bp.post(f"{PREFIX}/faq")
     async def create_faq(request: Request) -> HTTPResponse:
         who = await authorise(request, roles=OPS_ROLES)
-        body = body_of(request)
+        body = json_body(request)
         key = text_field(body, "key", "问答的键", 64).strip()
         if not FAQ_KEY.match(key):
             raise BadInput("问答的键只能用小写字母开头，由小写字母、数字和下划线组成，2-41 个字符，例如 gift_wrap")
@@ -420,7 +413,7 @@ def nlu_blueprint(history: Optional[Any] = None) -> Blueprint:
     @bp.put(f"{PREFIX}/answers/<key:path>")
     async def set_answers(request: Request, key: str) -> HTTPResponse:
         who = await authorise(request, roles=OPS_ROLES)
-        body = body_of(request)
+        body = json_body(request)
         intent = retrieval_intent(key)
         answers = text_list(body, "answers", "回答")
 
@@ -431,7 +424,7 @@ def nlu_blueprint(history: Optional[Any] = None) -> Blueprint:
     @bp.post(f"{PREFIX}/preview")
     async def preview(request: Request) -> HTTPResponse:
         await authorise(request, roles=OPS_ROLES)
-        body = body_of(request)
+        body = json_body(request)
         text = text_field(body, "text", "回答")
         persona = body.get("persona")
         if persona is not None and not isinstance(persona, str):
@@ -441,13 +434,13 @@ def nlu_blueprint(history: Optional[Any] = None) -> Blueprint:
     @bp.post(f"{PREFIX}/segment")
     async def segment(request: Request) -> HTTPResponse:
         await authorise(request, roles=OPS_ROLES)
-        text = text_field(body_of(request), "text", "句子")
+        text = text_field(json_body(request), "text", "句子")
         return reply({"tokens": await blocking(editor.segment, text)})
 
     @bp.post(f"{PREFIX}/check")
     async def check(request: Request) -> HTTPResponse:
         await authorise(request, roles=OPS_ROLES)
-        body = body_of(request)
+        body = json_body(request)
         intent = text_field(body, "intent", "意图", 100)
         text = text_field(body, "text", "例句")
         return reply({"conflicts": await blocking(editor.conflicts, intent, text)})

@@ -748,6 +748,16 @@ class NluData:
             self._refresh()
             return self._titles()
 
+    def entities(self) -> List[str]:
+        """The entities domain.yml declares (what an example's spans may be)."""
+        with self._lock:
+            self._refresh()
+            return sorted(self._domain_entities)
+
+    def check_answer(self, text: Any) -> str:
+        """The answer as a save would store it, or NluDataError (what a save would refuse)."""
+        return self._clean_answer(text)
+
     def _titles(self) -> Dict[str, str]:
         doc = self._docs.get(TITLES_FILE)
         return {str(k): str(v) for k, v in doc.data.items()} if doc and isinstance(doc.data, dict) else {}
