@@ -90,9 +90,11 @@ def stack(model_path, wechat, tmp_path_factory) -> Iterator[Stack]:
         rasa_token=secrets.token_hex(8),
         run_dir=tmp_path_factory.mktemp("stack"),
         persona="qiqi",
-        # the ops console edits (and commits to) a copy of the data, never this checkout
+        # the ops console edits (and commits to) a copy of the data, never this checkout; its
+        # finetunes run a tenth of the epochs (enough to learn the phrasing just added)
         extra_env={**wechat.env(), "HANDOFF_ROSTER_FILE": str(roster),
-                   "CONSOLE_REPO": str(copy_data_repo(tmp_path_factory.mktemp("console") / "repo"))},
+                   "CONSOLE_REPO": str(copy_data_repo(tmp_path_factory.mktemp("console") / "repo")),
+                   "CONSOLE_FINETUNE_EPOCH_FRACTION": "0.1"},
     )
     yield from started(running, redis_port=free_port())
 

@@ -2,7 +2,7 @@
 // Plain DOM code, no framework; every state change sends the session's CSRF token.
 (function () {
   "use strict";
-  var state = { me: null, job: null, logOffset: 0, timer: null };
+  var state = { me: null, job: null, logOffset: 0, timer: null, modelsTimer: null };
   function $(id) { return document.getElementById(id); }
   function el(tag, text, cls) { var e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; }
   function row(cells) { var tr = el("tr"); cells.forEach(function (c) { var td = el("td"); if (c instanceof Node) td.appendChild(c); else td.textContent = c; tr.appendChild(td); }); return tr; }
@@ -34,7 +34,9 @@
   function open(view) {
     document.querySelectorAll(".tab").forEach(function (t) { t.classList.toggle("active", t.dataset.view === view); });
     document.querySelectorAll(".view").forEach(function (v) { v.hidden = v.id !== "view-" + view; });
-    if (view === "models") loadModels();
+    // while 训练与上线 is open the page follows every worker switching models, live
+    if (state.modelsTimer) { clearInterval(state.modelsTimer); state.modelsTimer = null; }
+    if (view === "models") { loadModels(); state.modelsTimer = setInterval(function () { if (!document.hidden) loadModels(); }, 3000); }
     if (view === "history") loadHistory();
     if (Ops.views[view]) Ops.views[view]($("view-" + view));
   }
@@ -172,7 +174,10 @@
       if (a.ok) signedIn(a.data); else $("login-error").textContent = a.status === 429 ? "尝试太多次了，请稍后再试" : "账号或密码不对";
     });
   });
-  $("logout").addEventListener("click", function () { api("POST", "/api/staff/logout").then(function () { state.me = null; show("login"); }); });
+  $("logout").addEventListener("click", function () { api("POST", "/api/staff/logout").then(function () {
+    state.me = null; show("login");
+    if (state.modelsTimer) { clearInterval(state.modelsTimer); state.modelsTimer = null; }
+  }); });
   document.querySelectorAll(".tab").forEach(function (t) { t.addEventListener("click", function () { open(t.dataset.view); }); });
   $("train").addEventListener("click", train);
   api("GET", "/api/staff/me").then(function (a) { if (a.ok) signedIn(a.data); else show("login"); });
