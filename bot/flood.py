@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+
 from common.lua_script import LuaScript
 
 logger = logging.getLogger(__name__)
@@ -59,8 +61,14 @@ class WindowLimiter:
             return Verdict.ALLOW  # 0 disables the limit
         window_ms = max(1, int(self.window_s * 1000))
         now_ms = int((time.time() if now is None else now) * 1000)
+        args = [now_ms, window_ms, 2 * window_ms]
         try:
-            count = int(await _HIT(redis, [self.key(subject)], [now_ms, window_ms, 2 * window_ms]))
+            try:
+                count = int(await _HIT(redis, [self.key(subject)], args))
+            except RedisConnectionError:
+                # A pooled connection Redis dropped (a restart) fails once, then the pool
+                # reconnects: a hit must not go uncounted for that (counting twice errs safe).
+                count = int(await _HIT(redis, [self.key(subject)], args))
         except Exception as error:
             logger.warning("%s: limiter unavailable (%s); letting the message through.",
                            self.prefix, type(error).__name__)

@@ -133,3 +133,29 @@ def test_nonce_cache_down_falls_back_to_the_signature_checks(caplog):
         outcomes = run(dead_url(), lambda r: asyncio.gather(check_nonce(r, "wechat_mp", params, b"a"),
                                                             check_nonce(r, "wechat_mp", params, b"b")))
     assert outcomes == [NEW, NEW] and "nonce cache unavailable" in caplog.text
+
+
+def test_a_hit_right_after_a_redis_restart_is_still_counted(tmp_path):
+    """A pooled connection Redis dropped fails once; the limiter must not wave that hit
+    through (the staff sign-in cap counts on every hit)."""
+    from bot.redis_conn import make_redis
+    from bot.redis_server import RedisServer
+
+    server = RedisServer(free_port(), tmp_path / "redis").start(appendonly=True)
+    limiter = WindowLimiter("flood:restart", 2, 600.0)
+
+    async def body() -> List[Verdict]:
+        client = make_redis(server.url)  # the project's own client settings
+        try:
+            verdicts = [await limiter.hit(client, "mallory"), await limiter.hit(client, "mallory")]
+            server.stop()
+            server.start(appendonly=True)  # same port, same data: the pooled connection is dead
+            verdicts.append(await limiter.hit(client, "mallory"))
+            return verdicts
+        finally:
+            await client.close()
+
+    try:
+        assert asyncio.run(body()) == [Verdict.ALLOW, Verdict.ALLOW, Verdict.NOTICE]
+    finally:
+        server.stop()
