@@ -140,15 +140,41 @@ def still_valid(report: Optional[Dict[str, Any]], candidate: Path, active: Optio
         report.get("cases_digest") == cases_digest(eval_cases(holdout))
 
 
+def predictions_file(model: Path) -> Path:
+    return model.with_name(model.name[: -len(".tar.gz")] + ".predictions.json")
+
+
+def predictions(model: Path, texts: List[str], digest: str) -> List[str]:
+    """The model's labels for `texts`, parsed once per model and test set: a model file never
+    changes (its name is its fingerprint), so the live model's predictions serve every
+    comparison against it until the test messages change."""
+    cache = predictions_file(model)
+    try:
+        stored = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        stored = {}
+    if isinstance(stored.get(digest), list) and len(stored[digest]) == len(texts):
+        return stored[digest]
+    labels = parse_texts(model, texts)
+    kept = {k: v for k, v in list(stored.items())[-2:]} if isinstance(stored, dict) else {}
+    kept[digest] = labels
+    partial = cache.with_name(cache.name + ".tmp")
+    partial.write_text(json.dumps(kept, ensure_ascii=False), encoding="utf-8")
+    partial.replace(cache)  # a reader never sees half a file
+    return labels
+
+
 def run_comparison(candidate: Path, active: Optional[Path], holdout: Dict[str, str]) -> Dict[str, Any]:
     cases = eval_cases(holdout)
     texts = [case["text"] for case in cases]
-    candidate_predictions = parse_texts(candidate, texts)
+    digest = cases_digest(cases)
+    candidate_predictions = predictions(candidate, texts, digest)
     # no live model yet (or it is this one): the candidate is compared with itself
-    active_predictions = parse_texts(active, texts) if active and active != candidate else candidate_predictions
+    active_predictions = predictions(active, texts, digest) if active and active != candidate \
+        else candidate_predictions
     report = compare(cases, active_predictions, candidate_predictions)
     report["candidate"], report["active"] = candidate.name, active.name if active else ""
-    report["cases_digest"] = cases_digest(cases)
+    report["cases_digest"] = digest
     return report
 
 

@@ -66,3 +66,21 @@ def test_a_stored_comparison_holds_only_for_the_same_models_and_test_messages(tm
     assert not still_valid(report, candidate, active, {})  # ops changed the marked messages
     assert not still_valid(report, candidate, active, {"新的问法": "faq/shipping_time"})
     assert not still_valid(None, candidate, active, {})
+
+
+def test_a_models_predictions_are_parsed_once_per_test_set(tmp_path, monkeypatch):
+    from bot.console import model_compare
+
+    model = tmp_path / "nlu-core-abc.tar.gz"
+    model.write_bytes(b"weights")
+    parsed: list = []
+
+    def parse(path, texts):
+        parsed.append(list(texts))
+        return [f"label-{t}" for t in texts]
+    monkeypatch.setattr(model_compare, "parse_texts", parse)
+    assert model_compare.predictions(model, ["a", "b"], "d1") == ["label-a", "label-b"]
+    assert model_compare.predictions(model, ["a", "b"], "d1") == ["label-a", "label-b"]
+    assert parsed == [["a", "b"]]  # the second comparison against this model parsed nothing
+    model_compare.predictions(model, ["a", "c"], "d2")  # other test messages: parsed again
+    assert parsed == [["a", "b"], ["a", "c"]]
