@@ -153,10 +153,11 @@ def predictions(model: Path, texts: List[str], digest: str) -> List[str]:
         stored = json.loads(cache.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         stored = {}
+    stored = stored if isinstance(stored, dict) else {}
     if isinstance(stored.get(digest), list) and len(stored[digest]) == len(texts):
         return stored[digest]
     labels = parse_texts(model, texts)
-    kept = {k: v for k, v in list(stored.items())[-2:]} if isinstance(stored, dict) else {}
+    kept = dict(list(stored.items())[-2:])  # the last test sets, not every one ever used
     kept[digest] = labels
     partial = cache.with_name(cache.name + ".tmp")
     partial.write_text(json.dumps(kept, ensure_ascii=False), encoding="utf-8")
