@@ -9,10 +9,14 @@ from typing import Any, Dict, List, Optional
 from common.handoff_routing import PREFIX, QUEUE
 
 
-def _seconds(start: Optional[str], end: Optional[str]) -> Optional[float]:
+def seconds_between(start: Optional[str], end: Optional[str]) -> Optional[float]:
+    """Seconds between two ISO times; None when either is missing or unreadable."""
     if not start or not end:
         return None
-    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    try:
+        return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    except ValueError:
+        return None
 
 
 def _p90(values: List[float]) -> Optional[float]:
@@ -22,8 +26,9 @@ def _p90(values: List[float]) -> Optional[float]:
     return ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
 
 
-def _levels(requests: List[Dict[str, str]]) -> Dict[str, Any]:
-    waits = [w for w in (_seconds(r.get("requested_at"), r.get("first_reply_at")) for r in requests) if w is not None]
+def levels(requests: List[Dict[str, str]]) -> Dict[str, Any]:
+    waits = [w for w in (seconds_between(r.get("requested_at"), r.get("first_reply_at")) for r in requests)
+             if w is not None]
     return {
         "requests": len(requests),
         "answered": len(waits),
@@ -54,10 +59,10 @@ async def service_levels(redis: Any, since: Optional[datetime] = None) -> Dict[s
     return {
         "waiting_now": int(await redis.zcard(QUEUE)),
         "held_now": sum(1 for r in requests if r.get("status") == "assigned"),
-        **_levels(requests),
+        **levels(requests),
         "by_reason": {reason: sum(1 for r in requests if r.get("reason") == reason)
                       for reason in sorted({r.get("reason", "") for r in requests})},
-        "per_guide": {guide: {**_levels(held), "holding_now": sum(1 for r in held if r.get("status") == "assigned")}
+        "per_guide": {guide: {**levels(held), "holding_now": sum(1 for r in held if r.get("status") == "assigned")}
                       for guide, held in sorted(by_guide.items())},
     }
 

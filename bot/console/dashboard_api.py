@@ -34,7 +34,6 @@ import urllib.parse
 from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
-from statistics import median
 from typing import Any, Dict, List, Optional
 
 from sanic import Blueprint, Sanic, response
@@ -45,7 +44,7 @@ from actions.services.catalog import catalog as load_catalog
 from bot.console.staff import API_HEADERS, Refusal, authorise
 from bot.redis_conn import get_redis
 from common import handoff_routing as routing
-from common import inbox_store, traffic_log
+from common import handoff_stats, inbox_store, traffic_log
 from common.key_tags import MARKETING
 from common.redis_settings import UNAVAILABLE
 
@@ -221,31 +220,12 @@ async def _unanswered(redis: Any) -> Dict[str, Any]:
                         "top_guess": g["top_guess"]} for g in listed["groups"]]}
 
 
-def _seconds(start: Optional[str], end: Optional[str]) -> Optional[float]:
-    if not start or not end:
-        return None
-    try:
-        return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
-    except ValueError:
-        return None
-
-
-def _p90(values: List[float]) -> Optional[float]:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
-
-
 def _levels(requests: List[Dict[str, str]]) -> Dict[str, Any]:
-    waits = [w for w in (_seconds(r.get("requested_at"), r.get("first_reply_at")) for r in requests) if w is not None]
-    return {
-        "requests": len(requests),
-        "answered": len(waits),
-        "median_wait_s": round(median(waits), 1) if waits else None,
-        "p90_wait_s": round(_p90(waits), 1) if waits else None,
-        "abandoned": sum(1 for r in requests if r.get("status") == "ended" and not r.get("first_reply_at")),
-    }
+    """common/handoff_stats.py's service levels, under the dashboard's names."""
+    found = handoff_stats.levels(requests)
+    return {"requests": found["requests"], "answered": found["answered"],
+            "median_wait_s": found["median_first_reply_s"], "p90_wait_s": found["p90_first_reply_s"],
+            "abandoned": found["abandoned"]}
 
 
 def _local_day(stamp: str) -> Optional[str]:
@@ -313,7 +293,7 @@ async def handoff_summary(redis: Any, day_list: List[str]) -> Dict[str, Any]:
     oldest_wait = None
     if oldest:
         since = await redis.hget(routing.request_key(_text(oldest[0])), "requested_at")
-        waited = _seconds(_text(since), datetime.now(traffic_log.TZ).isoformat()) if since else None
+        waited = handoff_stats.seconds_between(_text(since), datetime.now(traffic_log.TZ).isoformat()) if since else None
         oldest_wait = round(waited, 1) if waited is not None else None
     try:
         roster = routing.current_roster()

@@ -15,6 +15,7 @@ minute is reported as failed, not as running forever.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any, Dict, Optional
 
 from sanic import Blueprint, response
@@ -57,9 +59,16 @@ def _text(value: Any) -> str:
 
 def training_components() -> int:
     """How many components a full training trains (pipeline + policies): the progress bar's length."""
+    path = ROOT / "config.yml"
+    return _components_in(str(path), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _components_in(path: str, _mtime_ns: int) -> int:
+    """Parsed once per version of config.yml, not on every progress poll."""
     import yaml
 
-    config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8")) or {}
+    config = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     return max(1, len(config.get("pipeline") or []) + len(config.get("policies") or []))
 
 
@@ -143,11 +152,8 @@ def training_blueprint(data_root: Optional[callable] = None, head_commit: Option
     async def jobs(request: Request) -> HTTPResponse:
         await authorise(request, roles=OPS_ROLES)
         redis = get_redis()
-        found = []
-        for job_id in await redis.lrange(JOBS_KEY, 0, 19):
-            raw = await redis.hgetall(JOB_PREFIX + _text(job_id))
-            if raw:
-                found.append(job_view(raw))
+        raws = [await redis.hgetall(JOB_PREFIX + _text(job_id)) for job_id in await redis.lrange(JOBS_KEY, 0, 19)]
+        found = await blocking(lambda: [job_view(raw) for raw in raws if raw])  # each reads its log
         return response.json({"jobs": found}, headers=API_HEADERS)
 
     async def one(request: Request, job_id: str) -> Dict[str, Any]:
@@ -157,7 +163,7 @@ def training_blueprint(data_root: Optional[callable] = None, head_commit: Option
         raw = await get_redis().hgetall(JOB_PREFIX + job_id)
         if not raw:
             raise Refusal(404, "no such job")
-        return job_view(raw)
+        return await blocking(job_view, raw)  # reads the job's log: off the event loop
 
     @bp.get("/api/ops/train/<job_id>")
     async def job(request: Request, job_id: str) -> HTTPResponse:

@@ -17,9 +17,10 @@ import secrets
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import requests
 
@@ -119,3 +120,31 @@ class OpsConsole:
     def stop(self) -> None:
         self.service.stop()
         self.redis.stop()
+
+
+@contextmanager
+def ops_page(console: OpsConsole, role: str = "ops") -> Iterator[Tuple[Any, List[str]]]:
+    """Headless Chromium signed in to /ops/ as `role`: (page, problems), where problems
+    collects page errors and CSP refusals (a page test asserts it stays empty)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).is_file():
+        raise AssertionError(f"Chromium not found at {CHROMIUM}: run `WITH_BROWSER=1 bash scripts/setup.sh`")
+    problems: List[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(15_000)
+            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+            page.on("console", lambda msg: problems.append(msg.text)
+                    if "Content Security Policy" in msg.text or "Refused to" in msg.text else None)
+            page.goto(console.url + "/ops/")
+            page.locator("#username").fill(console.accounts[role])
+            page.locator("#password").fill(PASSWORD)
+            page.locator("#login-form button").click()
+            yield page, problems
+        finally:
+            browser.close()

@@ -1,16 +1,12 @@
 """The ops console's review and dashboard API (bot/console/dashboard_api.py) served by a
-real Sanic process against a real redis-server: staff sessions (no session 401, a guide
+real console process (tests/integration/ops_console.py) against a real redis-server: staff sessions (no session 401, a guide
 403, ops and admin 200), the review search, and dashboard numbers equal to what the
 writers recorded (the turn log, checkin.lua, draw.lua, issue_coupon.lua, handoff
-requests, the inbox).
-
-The server is this file run as a script (`--serve PORT`): the staff and ops-insights
-blueprints and the ECharts mount, as bot/console/app.py registers them."""
+requests, the inbox)."""
 from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import sys
 import time
 from datetime import datetime, timedelta, timezone
@@ -23,48 +19,28 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bot.redis_server import RedisServer, free_port  # noqa: E402
-from bot.stack import RASA_PY, Service, redis_env  # noqa: E402
+from tests.integration.ops_console import OpsConsole  # noqa: E402
 
-PASSWORD = "dash-pass-" + secrets.token_hex(4)
 SHANGHAI = timezone(timedelta(hours=8))
 
 
-def build_app():
-    from sanic import Sanic, response
-
-    from bot.console.dashboard_api import mount_vendor, ops_insights_blueprint
-    from bot.console.staff import staff_blueprint
-
-    app = Sanic("dashboard_api_test", configure_logging=False)
-    app.config.FALLBACK_ERROR_FORMAT = "json"
-
-    @app.get("/healthz")
-    async def healthz(_):
-        return response.json({"status": "ok"})
-
-    app.blueprint(staff_blueprint())
-    app.blueprint(ops_insights_blueprint())
-    mount_vendor(app)
-    return app
+@pytest.fixture(scope="module")
+def ops_console(tmp_path_factory) -> Iterator[OpsConsole]:
+    running = OpsConsole.start(tmp_path_factory.mktemp("dashboard_api"))
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 @pytest.fixture(scope="module")
-def redis_url(tmp_path_factory) -> Iterator[str]:
-    server = RedisServer(free_port(), tmp_path_factory.mktemp("redis")).start(appendonly=False)
-    yield server.url
-    server.stop()
+def redis_url(ops_console) -> str:
+    return ops_console.redis.url
 
 
 @pytest.fixture(scope="module")
-def console(tmp_path_factory, redis_url) -> Iterator[str]:
-    port = free_port()
-    service = Service("dashboard-console", [str(RASA_PY), str(Path(__file__).resolve()), "--serve", str(port)],
-                      f"http://127.0.0.1:{port}/healthz", tmp_path_factory.mktemp("console") / "console.log")
-    service.start({**os.environ, **redis_env(redis_url), "PYTHONPATH": str(ROOT)})
-    service.wait(60)
-    yield f"http://127.0.0.1:{port}"
-    service.stop()
+def console(ops_console) -> str:
+    return ops_console.url
 
 
 def run(redis_url: str, body):
@@ -80,22 +56,8 @@ def run(redis_url: str, body):
 
 
 @pytest.fixture(scope="module")
-def sessions(console, redis_url) -> Dict[str, requests.cookies.RequestsCookieJar]:
-    from bot.console import staff
-
-    async def accounts(client):
-        await staff.save_account(client, "dash-ops", "ops", PASSWORD)
-        await staff.save_account(client, "dash-admin", "admin", PASSWORD)
-        await staff.save_account(client, "dash-guide", "guide", PASSWORD, guide_userid="guide-lin")
-
-    run(redis_url, accounts)
-    jars = {}
-    for role in ("ops", "admin", "guide"):
-        answer = requests.post(f"{console}/api/staff/login", json={"username": f"dash-{role}", "password": PASSWORD},
-                               timeout=10)
-        assert answer.status_code == 200, answer.text
-        jars[role] = answer.cookies
-    return jars
+def sessions(ops_console) -> Dict[str, requests.cookies.RequestsCookieJar]:
+    return {role: ops_console.login(role).cookies for role in ("ops", "admin", "guide")}
 
 
 def turn_event(text, intent="greet", confidence=0.9, key="", at=None):
@@ -304,11 +266,3 @@ def test_echarts_is_served_from_our_origin(console):
     assert answer.status_code == 200 and "javascript" in answer.headers["Content-Type"]
     assert "echarts" in answer.text[:2000].lower()
 
-
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--serve", type=int, required=True)
-    port = parser.parse_args().serve
-    build_app().run(host="127.0.0.1", port=port, workers=1, access_log=False, motd=False)

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 from typing import Iterator, List
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.integration.ops_console import PASSWORD, OpsConsole
+from tests.integration.ops_console import OpsConsole, ops_page
 
 
 @pytest.fixture(scope="module")
@@ -45,32 +43,16 @@ def record_turns(console: OpsConsole) -> None:
 
 
 def test_the_dashboard_draws_the_recorded_traffic_with_echarts(console: OpsConsole) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: run `WITH_BROWSER=1 bash scripts/setup.sh`")
     record_turns(console)
-    problems: List[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(15_000)
-            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-            page.on("console", lambda msg: problems.append(msg.text)
-                    if "Content Security Policy" in msg.text or "Refused to" in msg.text else None)
-            page.goto(console.url + "/ops/")
-            page.locator("#username").fill(console.accounts["ops"])
-            page.locator("#password").fill(PASSWORD)
-            page.locator("#login-form button").click()
-            page.locator(".tab[data-view=dashboard]").click()
-            view = page.locator("#view-dashboard")
-            expect(view.locator(".ops-dash-error")).to_have_count(0)
-            expect(view.locator(".ops-dash-tiles")).to_contain_text("7")  # seven messages today
-            charts = view.locator(".ops-dash-chart canvas")
-            expect(charts.first).to_be_visible()
-            assert charts.count() >= 3  # drawn by ECharts, not an empty frame
-            assert page.evaluate("() => typeof window.echarts === 'object'")
-        finally:
-            browser.close()
+    with ops_page(console) as (page, problems):
+        page.locator(".tab[data-view=dashboard]").click()
+        view = page.locator("#view-dashboard")
+        expect(view.locator(".ops-dash-tiles")).to_contain_text("7")  # seven messages today
+        expect(view.locator(".ops-dash-error")).to_have_count(0)
+        charts = view.locator(".ops-dash-chart canvas")
+        expect(charts.first).to_be_visible()
+        assert charts.count() >= 3  # drawn by ECharts, not an empty frame
+        assert page.evaluate("() => typeof window.echarts === 'object'")
     assert problems == []

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 from typing import Iterator, List
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.integration.ops_console import PASSWORD, OpsConsole, git
+from tests.integration.ops_console import OpsConsole, git, ops_page
 
 GROUP = ["下单能多送几个小样不", "下单能多送几个小样吗", "下单能多送几个小样吗"]
 LOW_TURN = "你们家的猫粮好吃吗"
@@ -63,90 +61,73 @@ def seed(console: OpsConsole) -> str:
 
 
 def test_ops_learn_a_group_and_find_a_low_confidence_turn(console: OpsConsole) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: run `WITH_BROWSER=1 bash scripts/setup.sh`")
     gid = seed(console)
     before = git(console.repo, "rev-parse", "HEAD").strip()
-    problems: List[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(15_000)
-            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-            page.on("console", lambda msg: problems.append(msg.text)
-                    if "Content Security Policy" in msg.text or "Refused to" in msg.text else None)
+    with ops_page(console) as (page, problems):
+        page.locator(".tab[data-view=learn]").click()
+        view = page.locator("#view-learn")
+        expect(view).to_be_visible()
 
-            page.goto(console.url + "/ops/")
-            page.locator("#username").fill(console.accounts["ops"])
-            page.locator("#password").fill(PASSWORD)
-            page.locator("#login-form button").click()
-            page.locator(".tab[data-view=learn]").click()
-            view = page.locator("#view-learn")
-            expect(view).to_be_visible()
+        notice = view.locator(".learn-notice")
+        expect(notice).to_be_hidden()
+        # the inbox group, with its count and the suggested FAQ
+        group = view.locator(f".learn-group[data-gid='{gid}']")
+        expect(group.locator(".learn-label")).to_have_text(GROUP[0])
+        expect(group.locator(".learn-count")).to_have_text("×3")
+        expect(group.locator(".learn-guess")).to_contain_text("有小样或试用装吗？")
 
-            notice = view.locator(".learn-notice")
-            expect(notice).to_be_hidden()
-            # the inbox group, with its count and the suggested FAQ
-            group = view.locator(f".learn-group[data-gid='{gid}']")
-            expect(group.locator(".learn-label")).to_have_text(GROUP[0])
-            expect(group.locator(".learn-count")).to_have_text("×3")
-            expect(group.locator(".learn-guess")).to_contain_text("有小样或试用装吗？")
+        # 加为例句: both distinct messages ticked, the FAQ chosen in the picker
+        group.locator("button.learn-add").click()
+        boxes = group.locator("input.learn-message")
+        expect(boxes).to_have_count(2)
+        assert all(boxes.nth(i).is_checked() for i in range(2))
+        group.locator("input.learn-intent-filter").fill("小样")
+        group.locator("select.learn-intent").select_option("faq/samples")
+        group.locator("button.learn-submit").click()
 
-            # 加为例句: both distinct messages ticked, the FAQ chosen in the picker
-            group.locator("button.learn-add").click()
-            boxes = group.locator("input.learn-message")
-            expect(boxes).to_have_count(2)
-            assert all(boxes.nth(i).is_checked() for i in range(2))
-            group.locator("input.learn-intent-filter").fill("小样")
-            group.locator("select.learn-intent").select_option("faq/samples")
-            group.locator("button.learn-submit").click()
+        expect(notice).to_contain_text("已把 2 条消息加为「有小样或试用装吗？（faq/samples）」的例句")
+        expect(notice).to_contain_text("训练与上线")
+        expect(view.locator(f".learn-group[data-gid='{gid}']")).to_have_count(0)
+        expect(view.locator(".learn-total")).to_have_text("未处理 0 组")
+        view.locator("button.learn-status[data-status=handled]").click()
+        handled = view.locator(f".learn-group[data-gid='{gid}'] .learn-handled")
+        expect(handled).to_contain_text(console.accounts["ops"] + " 加为例句")
+        expect(handled).to_contain_text("faq/samples")
+        view.locator("button.learn-status[data-status=open]").click()
+        expect(view.locator(".learn-total")).to_have_text("未处理 0 组")
 
-            expect(notice).to_contain_text("已把 2 条消息加为「有小样或试用装吗？（faq/samples）」的例句")
-            expect(notice).to_contain_text("训练与上线")
-            expect(view.locator(f".learn-group[data-gid='{gid}']")).to_have_count(0)
-            expect(view.locator(".learn-total")).to_have_text("未处理 0 组")
-            view.locator("button.learn-status[data-status=handled]").click()
-            handled = view.locator(f".learn-group[data-gid='{gid}'] .learn-handled")
-            expect(handled).to_contain_text(console.accounts["ops"] + " 加为例句")
-            expect(handled).to_contain_text("faq/samples")
-            view.locator("button.learn-status[data-status=open]").click()
-            expect(view.locator(".learn-total")).to_have_text("未处理 0 组")
+        # the conversation review: only low-confidence turns, searched by text
+        view.locator("input.learn-q").fill("猫粮")
+        view.locator("input.learn-low").check()
+        view.locator("button.learn-search-go").click()
+        row = view.locator("tr.learn-turn", has_text=LOW_TURN)
+        expect(row).to_have_count(1)
+        expect(row).to_have_class("learn-turn low fallback")
+        expect(row.locator(".learn-flag")).to_have_text("兜底")
+        expect(view.locator("tr.learn-turn")).to_have_count(1)
 
-            # the conversation review: only low-confidence turns, searched by text
-            view.locator("input.learn-q").fill("猫粮")
-            view.locator("input.learn-low").check()
-            view.locator("button.learn-search-go").click()
-            row = view.locator("tr.learn-turn", has_text=LOW_TURN)
-            expect(row).to_have_count(1)
-            expect(row).to_have_class("learn-turn low fallback")
-            expect(row.locator(".learn-flag")).to_have_text("兜底")
-            expect(view.locator("tr.learn-turn")).to_have_count(1)
+        # click it: the whole conversation, the low turn highlighted
+        row.locator("button.learn-turn-text").click()
+        turns = view.locator(".learn-conversation li.learn-conv-turn")
+        expect(turns).to_have_count(2)
+        expect(turns.nth(0)).to_have_class("learn-conv-turn low current")
+        expect(turns.nth(1)).to_contain_text("那你们卖什么")
 
-            # click it: the whole conversation, the low turn highlighted
-            row.locator("button.learn-turn-text").click()
-            turns = view.locator(".learn-conversation li.learn-conv-turn")
-            expect(turns).to_have_count(2)
-            expect(turns.nth(0)).to_have_class("learn-conv-turn low current")
-            expect(turns.nth(1)).to_contain_text("那你们卖什么")
+        # tick the turn and teach it as an example of out_of_scope
+        row.locator("input.learn-pick").check()
+        selection = view.locator(".learn-selection")
+        expect(selection.locator(".learn-sel-count")).to_have_text("已选 1 条")
+        selection.locator("select.learn-intent").select_option("out_of_scope")
+        selection.locator("button.learn-submit").click()
+        expect(notice).to_contain_text("已把 1 条消息加为「out_of_scope」的例句")
+        expect(selection).to_be_hidden()
 
-            # tick the turn and teach it as an example of out_of_scope
-            row.locator("input.learn-pick").check()
-            selection = view.locator(".learn-selection")
-            expect(selection.locator(".learn-sel-count")).to_have_text("已选 1 条")
-            selection.locator("select.learn-intent").select_option("out_of_scope")
-            selection.locator("button.learn-submit").click()
-            expect(notice).to_contain_text("已把 1 条消息加为「out_of_scope」的例句")
-            expect(selection).to_be_hidden()
-
-            # the confirmation links to 训练与上线
-            notice.locator("button.learn-train").click()
-            expect(page.locator("#view-models")).to_be_visible()
-            expect(view).to_be_hidden()
-        finally:
-            browser.close()
+        # the confirmation links to 训练与上线
+        notice.locator("button.learn-train").click()
+        expect(page.locator("#view-models")).to_be_visible()
+        expect(view).to_be_hidden()
 
     assert problems == []
     # what the page did: two commits by the account (the group's messages, the review's turn)
