@@ -34,16 +34,21 @@ class ActionMyPrizes(CustomerAction):
             dispatcher.utter_message(response="utter_my_prizes_none")
             return [SlotSet("prize_pending", False)]
         fmt = ctx.catalog.formats
-        lines = "\n".join(
-            fmt["prize_line"].format(name=c.prize_name(ctx.catalog), status=fmt["prize_status"].get(c.status, c.status))
-            for c in claims
-        )
+        lines = "\n".join(fmt["prize_line"].format(name=c.prize_name(ctx.catalog), status=_status_text(fmt, c))
+                           for c in claims)
         dispatcher.utter_message(response="utter_my_prizes_list", count=len(claims), prizes=lines)
         waiting = [c for c in claims if c.status == prizes.AWAITING_ADDRESS]
         if not waiting:
             return [SlotSet("prize_pending", False)]
         dispatcher.utter_message(response="utter_my_prizes_need_address", prize=waiting[0].prize_name(ctx.catalog))
         return [SlotSet("prize_pending", True), SlotSet("claim_id", waiting[0].id)]
+
+
+def _status_text(fmt: Dict[str, Any], claim: prizes.Claim) -> str:
+    if claim.status == prizes.SHIPPED and claim.shipping.get("tracking"):
+        return fmt["prize_status_shipped"].format(carrier=claim.shipping.get("carrier", ""),
+                                                  tracking=claim.shipping["tracking"])
+    return fmt["prize_status"].get(claim.status, claim.status)
 
 
 # privacy: the base class keeps each accepted value in the claim record (the

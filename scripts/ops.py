@@ -13,6 +13,9 @@
   handoffs [--hours H]            handoffs to guides: waiting now, median / p90 time to a guide's
                                   first reply, abandoned requests, per guide (last H hours; all by default)
   complaints [--count N] [--full] newest complaints first (texts masked unless --full)
+  ship CLAIM --carrier C --tracking N [--by NAME]
+                                  mark a parcel prize shipped; the winner is told the tracking
+                                  number by the outbound worker, and 我的奖品 shows it
   erase KEY [--dry-run]           delete one customer's data everywhere (profile, tags,
                                   coupons, claims, check-in/lottery state, inbox rows,
                                   Rasa trackers); reports counts per kind (see
@@ -32,7 +35,7 @@ from typing import Any, Dict, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actions.services import coupons, customers, erasure, lottery, prizes, store, tag_import, tags  # noqa: E402
+from actions.services import coupons, customers, erasure, lottery, prizes, shipping, store, tag_import, tags  # noqa: E402
 from actions.services.catalog import catalog  # noqa: E402
 from actions.services.clock import utc_now  # noqa: E402
 from common import handoff_routing, handoff_stats  # noqa: E402
@@ -130,6 +133,24 @@ async def cmd_complaints(client, args) -> int:
     return 0
 
 
+SHIP_ANSWERS = {
+    "shipped": "marked shipped; the winner's notice is queued for the outbound worker",
+    "repeat": "already shipped with this tracking number; nothing changed",
+    "shipped_before": "already shipped with another tracking number; nothing changed",
+    "not_ready": "the winner has not given an address yet",
+    "not_parcel": "this prize is not a parcel",
+    "missing": "no such claim",
+    "bad_tracking": "the tracking number must be 6-40 letters, digits or dashes, and the carrier given",
+}
+
+
+async def cmd_ship(client, args) -> int:
+    result = await shipping.mark_shipped(client, catalog(), args.claim, args.carrier, args.tracking, utc_now(),
+                                         args.by)
+    out({"claim": args.claim, "result": result, "meaning": SHIP_ANSWERS.get(result, result)})
+    return 0 if result in (shipping.SHIPPED, shipping.REPEAT) else 1
+
+
 async def cmd_erase(client, args) -> int:
     cid = await find_customer(client, args.key)
     if not cid:
@@ -152,6 +173,8 @@ def main(argv=None) -> int:
     p = sub.add_parser("handoffs"); p.add_argument("--hours", type=float, default=0); p.set_defaults(run=cmd_handoffs)
     p = sub.add_parser("complaints"); p.add_argument("--count", type=int, default=50)
     p.add_argument("--full", action="store_true"); p.set_defaults(run=cmd_complaints)
+    p = sub.add_parser("ship"); p.add_argument("claim"); p.add_argument("--carrier", required=True)
+    p.add_argument("--tracking", required=True); p.add_argument("--by", default="ops-cli"); p.set_defaults(run=cmd_ship)
     p = sub.add_parser("erase"); p.add_argument("key"); p.add_argument("--dry-run", action="store_true")
     p.set_defaults(run=cmd_erase)
     args = parser.parse_args(argv)

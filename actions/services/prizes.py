@@ -5,7 +5,7 @@ Phone and address live only in the claim hash; logs use common.privacy masks.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Dict, List, Optional
 
@@ -21,6 +21,8 @@ CLAIM_SEQ = TAG + "claim:seq"
 AWAITING_ADDRESS = "awaiting_address"
 ADDRESS_FILLED = "address_filled"
 GRANTED = "granted"  # coupons and points: nothing left to do
+SHIPPED = "shipped"  # ops marked it shipped (actions/services/shipping.py)
+SHIPPING_FIELDS = ("carrier", "tracking", "shipped_at")
 ADDRESS_FIELDS = ("recipient_name", "recipient_phone", "address_province", "address_city", "address_detail")
 
 
@@ -38,6 +40,7 @@ class Claim:
     status: str
     won_at: str
     fields: Dict[str, str]
+    shipping: Dict[str, str] = field(default_factory=dict)
 
     def prize_name(self, catalog: Catalog) -> str:
         lottery = catalog.lottery(self.campaign)
@@ -64,7 +67,8 @@ async def get(client: aioredis.Redis, claim_id: str) -> Optional[Claim]:
         return None
     return Claim(id=raw["id"], customer=raw["customer"], campaign=raw["campaign"], prize=raw["prize"],
                  kind=raw["kind"], status=raw["status"], won_at=raw["won_at"],
-                 fields={f: raw[f] for f in ADDRESS_FIELDS if f in raw})
+                 fields={f: raw[f] for f in ADDRESS_FIELDS if f in raw},
+                 shipping={f: raw[f] for f in SHIPPING_FIELDS if f in raw})
 
 
 async def of_customer(client: aioredis.Redis, cid: str) -> List[Claim]:

@@ -8,6 +8,7 @@ instead of silence or a stack trace.
 from __future__ import annotations
 
 import logging
+import time
 from asyncio import CancelledError
 from typing import Any, Awaitable, Callable, Dict, Optional
 
@@ -21,6 +22,7 @@ from bot.input_guard import guard
 from bot.persona import system_text
 from common.privacy import mask_id
 from bot.redis_conn import get_redis
+from common import contact_state, sender
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +47,11 @@ async def handle_user_text(
     retries and takeovers), so actions' idempotency keys repeat no effect."""
     if not await flood_gate(output_channel, sender_id, input_channel):
         return True
+    command = await note_contact(sender_id, text, metadata or {})
     if await held_by_guide(sender_id, text or ""):
+        return True
+    if command:
+        await output_channel.send_text_message(sender_id, system_text(f"contact_{command}"))
         return True
     metadata = dict(metadata or {})
     message_text = await _selected_option(input_channel, sender_id, text, menu_id)
@@ -86,6 +92,24 @@ async def flood_gate(output_channel: OutputChannel, sender_id: str, input_channe
         logger.warning("Flood limit: %s on %s throttled.", mask_id(sender_id), input_channel)
         await output_channel.send_text_message(sender_id, system_text("throttled"))
     return False
+
+
+async def note_contact(sender_id: str, text: Optional[str], metadata: Dict[str, Any]) -> Optional[str]:
+    """Start the customer's 48-hour window (common/contact_state) and apply 退订/订阅.
+    Returns "optout"/"optin" when the message was one of those (it goes no further).
+    Bookkeeping must never lose the message: a Redis failure only logs."""
+    if not sender.is_wechat(sender_id) or sender.split(sender_id)[0] == sender.WECOM:
+        return None  # guides (wecom:) and web visitors get no proactive messages
+    command = contact_state.opt_command(text)
+    try:
+        redis = get_redis()
+        await contact_state.record_inbound(redis, sender_id, time.time(), str(metadata.get("open_kfid") or ""))
+        if command:
+            await contact_state.set_opt_out(redis, sender_id, command == "optout")
+            logger.info("Contact preference of %s: %s.", mask_id(sender_id), command)
+    except Exception as error:
+        logger.warning("Contact state of %s not updated (%s).", mask_id(sender_id), type(error).__name__)
+    return command
 
 
 async def held_by_guide(sender_id: str, text: str) -> bool:

@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Optional, Text, Tuple
 
 from sanic.response import HTTPResponse
 
-from common import sender
+from common import contact_state, sender
 from common.privacy import mask_id
 from bot.channels import options
 from bot.persona import system_text
@@ -234,12 +234,24 @@ class WeComKFInput(WeComCallbackChannel):
             sends = [("text", p) for p in body_parts] + [("menu", head)]
         else:
             sends = [("text", p) for p in reply.parts()]
+        sent: List[int] = []
+        try:
+            await self._send_all(client, user, open_kfid, sends, items, sent)
+        finally:  # the replies use up the window's 5 messages too (common/contact_state)
+            try:
+                await contact_state.count_sent(get_redis(), sender.make(CHANNEL, user), len(sent))
+            except Exception as error:
+                logger.warning("wecom_kf: sent count of %s not kept (%s).", mask_id(user), type(error).__name__)
+
+    async def _send_all(self, client: KFClient, user: str, open_kfid: str, sends: List[Tuple[str, str]],
+                        items: List[Tuple[str, str]], sent: List[int]) -> None:
         for index, (kind, content) in enumerate(sends):
             try:
                 if kind == "text":
                     await client.send_text(user, open_kfid, content)
                 else:
                     await client.send_menu(user, open_kfid, content, items)
+                sent.append(index)
             except ApiError as error:
                 rest = "".join(c for _, c in sends[index:])
                 # Handed to a guide meanwhile (send_msg refused in 人工接待): the trans's code

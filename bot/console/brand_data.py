@@ -67,12 +67,16 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 # Facts the code reads itself (not only through {fact:KEY}).
 CODE_FACTS = {"brand_name": "代码（{brand} 占位符、网页上显示的品牌名，bot/persona.py）"}
 
-# Values the callers fill into system texts after the persona (bot/handoff/worker.py);
+# Values the callers fill into system texts after the persona (bot/handoff/worker.py,
+# bot/outbound/worker.py);
 # any other placeholder left in a system text would reach the customer as is.
 SYSTEM_TEXT_VALUES = {
     "handoff_guide_joined": ("guide",),
     "handoff_back": ("guide",),
     "handoff_taken_back": ("position",),
+    "outbound_prize_shipped": ("prize", "carrier", "tracking"),
+    "outbound_checkin_reminder": ("streak",),
+    "outbound_coupon_expiring": ("coupon", "code", "when"),
 }
 
 # The persona file's fields (bot/persona.py reads exactly these); labels for the console's form.

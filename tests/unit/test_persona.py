@@ -5,6 +5,7 @@ import random
 
 import pytest
 
+from bot.console.brand_data import SYSTEM_TEXT_VALUES
 from bot.persona import PersonaNotFound, available_personas, load_facts, load_persona, render_text, system_text
 
 
@@ -66,6 +67,8 @@ def test_every_persona_says_every_system_text_in_her_own_voice(persona_id):
     persona = load_persona(persona_id)
     assert reference and set(persona.system_texts) == reference
     for key in reference:
-        text = system_text(key, persona, guide="林导购", position="2")  # the values the handoff worker fills
+        # the values the handoff and outbound workers fill
+        values = {name: "样例" for name in SYSTEM_TEXT_VALUES.get(key, ())}
+        text = system_text(key, persona, **values)
         assert "{" not in text, (key, text)  # every placeholder filled
     assert system_text("service_apology", load_persona("qiqi")) != system_text("service_apology", load_persona("xiaowanzi"))

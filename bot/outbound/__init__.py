@@ -1,0 +1,1 @@
+"""The persona speaks first: proactive messages under WeChat's contact rules (issue 14)."""

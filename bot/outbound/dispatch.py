@@ -1,0 +1,91 @@
+"""Deliver one proactive message: policy → rate → claim → text → API → outcome.
+
+Pushes, notices and reminders all come through `deliver`, so the contact policy
+(bot/outbound/policy.py) is enforced in one place for every send.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Awaitable, Callable, Optional
+
+from bot.outbound import deliveries
+from bot.outbound.channels import ChannelSender
+from bot.outbound.policy import MARKETING, Facts, Settings, decide, OUTSIDE_WINDOW
+from common import sender
+from common.privacy import mask_id
+
+logger = logging.getLogger(__name__)
+
+RATE_KEY = "outbound:rate:"  # per-second counter shared by every worker (alone in its slot)
+
+
+def api_rate_per_s() -> int:
+    """Messages per second all workers together send (WeChat's API frequency limits)."""
+    return max(1, int(os.environ.get("OUTBOUND_RATE_PER_S", "50")))
+
+
+async def wait_for_rate(redis: Any, rate: Optional[int] = None) -> None:
+    rate = rate or api_rate_per_s()
+    while True:
+        second = int(time.time())
+        pipe = redis.pipeline(transaction=False)
+        pipe.incr(f"{RATE_KEY}{second}")
+        pipe.expire(f"{RATE_KEY}{second}", 5)
+        count, _ = await pipe.execute()
+        if int(count) <= rate:
+            return
+        await asyncio.sleep(max(0.001, second + 1 - time.time()))
+
+
+@dataclass(frozen=True)
+class Result:
+    state: str  # sent | undeliverable | refused | postponed | done (earlier) | in_doubt | retry
+    reason: str = ""
+    until: Optional[datetime] = None
+
+
+TextFor = Callable[[], Awaitable[str]]
+
+
+async def deliver(redis: Any, channel_sender: ChannelSender, *, delivery_id: str, stats_key: str, cid: str,
+                  facts: Facts, kind: str, text_for: TextFor, now: datetime, settings: Settings,
+                  push_id: str = "") -> Result:
+    decision = decide(facts, kind, now, settings)
+    stamp = now.timestamp()
+    if decision.action == "template":  # no 模板消息 configured for proactive texts yet
+        decision = type(decision)("refuse", OUTSIDE_WINDOW)
+    if decision.action == "postpone":
+        await deliveries.set_aside(redis, delivery_id, stats_key, "postponed", decision.reason, stamp)
+        return Result("postponed", decision.reason, decision.until)
+    if decision.action == "refuse":
+        await deliveries.set_aside(redis, delivery_id, stats_key, "refused", decision.reason, stamp)
+        return Result("refused", decision.reason)
+    await wait_for_rate(redis)
+    capped = kind == MARKETING and settings.daily_cap > 0
+    kf = sender.split(facts.sender_id)[0] == sender.WECOM_KF
+    day = settings.local_day(now)
+    claimed = await deliveries.claim(redis, delivery_id, stats_key, cid=cid, sender_id=facts.sender_id, day=day,
+                                     cap=settings.daily_cap if capped else 0, kf=kf, now=stamp)
+    if claimed.state == "in_doubt":
+        logger.warning("Outbound: %s was being sent by a worker that stopped; not sent again (in doubt).",
+                       delivery_id)
+    if claimed.state != "send":
+        return Result(claimed.state, claimed.detail)
+    text = await text_for()
+    outcome = await channel_sender.send(facts, text)
+    if outcome.unreachable:
+        await deliveries.release(redis, delivery_id, cid=cid, sender_id=facts.sender_id, day=day, capped=capped,
+                                 kf=kf, now=stamp)
+        return Result("retry", "api_unreachable")
+    await deliveries.finish(redis, delivery_id, stats_key, facts.sender_id, sent=outcome.sent,
+                            detail=str(outcome.errcode), now=time.time(), push_id=push_id)
+    if not outcome.sent:
+        logger.info("Outbound: %s to %s undeliverable (errcode %s).", delivery_id, mask_id(facts.sender_id),
+                    outcome.errcode)
+        return Result("undeliverable", str(outcome.errcode))
+    return Result("sent")
