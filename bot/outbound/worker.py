@@ -46,9 +46,10 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def batch_timeout_s() -> float:
-    """A batch job's longest run; a batch whose worker died is taken again this much (+10 s) later."""
-    return float(os.environ.get("OUTBOUND_BATCH_TIMEOUT_S", "120"))
+def job_timeout_s() -> float:
+    """A job's longest run (a batch of pushes.BATCH messages at the API rate, a plan of the
+    whole segment); a job whose worker died is taken again this much (+10 s) later."""
+    return float(os.environ.get("OUTBOUND_JOB_TIMEOUT_S", "120"))
 
 
 def _text(value: Any) -> str:
@@ -198,10 +199,11 @@ def sweep_seconds() -> set:
 def worker_settings(**overrides: Any) -> Dict[str, Any]:
     """Keyword arguments of arq's Worker (tests pass a clock and settings through ctx)."""
     settings: Dict[str, Any] = dict(
-        functions=[func(run_push, max_tries=20), func(push_batch, timeout=batch_timeout_s(), max_tries=50),
-                   func(deliver_notice, max_tries=20)],
-        cron_jobs=[cron(sweep, second=sweep_seconds(), run_at_startup=True, unique=True, timeout=60)],
-        on_startup=startup, on_shutdown=shutdown, queue_name=QUEUE, keep_result=0,
+        # every job fits in one timeout: arq keeps a job "in progress" for the longest timeout
+        # (+10 s), which is how long a job of a killed worker waits before another takes it
+        functions=[func(run_push, max_tries=20), func(push_batch, max_tries=50), func(deliver_notice, max_tries=20)],
+        cron_jobs=[cron(sweep, second=sweep_seconds(), run_at_startup=True, unique=True)],
+        job_timeout=job_timeout_s(), on_startup=startup, on_shutdown=shutdown, queue_name=QUEUE, keep_result=0,
         redis_settings=redis_settings_for_arq(), max_jobs=int(os.environ.get("OUTBOUND_CONCURRENCY", "4")),
         poll_delay=0.2, handle_signals=True, health_check_interval=30,
     )
