@@ -11,7 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import customer_context
 from actions.prizes import ActionMyPrizes, ActionPausePrizeForm, ActionSubmitPrizeAddress, ValidatePrizeAddressForm
-from actions.services import address, claim_vault, prizes
+from actions.services import address, claim_vault, prizes, shipping
+from common import notices
 from common.privacy import mask_slot
 from marketing_support import make_tracker, responses
 
@@ -337,3 +338,17 @@ async def test_no_prizes_yet(redis, fake_clock):
     dispatcher = CollectingDispatcher()
     events = await ActionMyPrizes().run(dispatcher, make_tracker(intent="my_prizes"), {})
     assert responses(dispatcher) == ["utter_my_prizes_none"] and events == [SlotSet("prize_pending", False)]
+
+
+async def test_once_ops_mark_it_shipped_my_prizes_shows_the_carrier_and_tracking_number(redis, fake_clock, catalog):
+    ctx, claim_id = await _won_parcel(redis, fake_clock)
+    filled = {"claim_id": claim_id, "recipient_name": "王小明", "recipient_phone": "13800138000",
+              "address_province": "上海市", "address_city": "上海市", "address_detail": "浦东新区张江路88号3楼"}
+    await ActionSubmitPrizeAddress().run(CollectingDispatcher(), make_tracker(slots=filled), {})
+    assert await shipping.mark_shipped(redis, catalog, claim_id, "顺丰", "SF1234567890", fake_clock(), "ops") == \
+        shipping.SHIPPED
+    shown = CollectingDispatcher()
+    await ActionMyPrizes().run(shown, make_tracker(intent="my_prizes"), {})
+    assert "舒缓修护面膜体验装：已发货，顺丰单号 SF1234567890" in shown.messages[0]["prizes"]
+    # the winner's notice is queued in the same step (the outbound worker sends it)
+    assert await redis.zscore(notices.OUTBOX, shipping.notice_id(claim_id)) is not None

@@ -1,0 +1,58 @@
+"""What the channels record for the contact policy, and 退订 / 订阅 by chat."""
+from __future__ import annotations
+
+import time
+
+import redis as redis_sync
+
+from bot.persona import load_persona, system_text
+from bot.stand_in.simulator import WeChatSimulator
+from common import contact_state
+from tests.channels import helpers as h
+from tests.channels.helpers import wait_for
+
+KF_SEND = "/cgi-bin/kf/send_msg"
+
+
+def mp(apps) -> WeChatSimulator:
+    return WeChatSimulator(apps["main"].url("wechat_mp"), h.MP_TOKEN, h.MP_AES, h.MP_APPID, "safe")
+
+
+def contact(redis_url: str, sender_id: str) -> dict:
+    return redis_sync.Redis.from_url(redis_url, decode_responses=True).hgetall(contact_state.key(sender_id))
+
+
+def test_td_opts_out_in_the_persona_voice_without_reaching_the_bot_and_subscribe_undoes_it(apps, received,
+                                                                                             redis_url):
+    sim = mp(apps)
+    user = "oUSER_optout"
+    before = time.time()
+    hello = sim.deliver(sim.text(user, "你好"))
+    assert hello.reply["Content"] == "回声：你好"
+    assert float(contact(redis_url, f"wechat_mp:{user}")["last_in"]) >= int(before)  # the 48-hour window starts
+    qiqi = load_persona("qiqi")
+    out = sim.deliver(sim.text(user, "TD"))
+    assert out.reply["Content"] == system_text("contact_optout", qiqi)
+    assert "不会再主动" in out.reply["Content"]
+    assert contact(redis_url, f"wechat_mp:{user}")["optout"] == "1"
+    again = sim.deliver(sim.text(user, "订阅"))
+    assert again.reply["Content"] == system_text("contact_optin", qiqi)
+    assert "optout" not in contact(redis_url, f"wechat_mp:{user}")
+    assert received.texts() == ["你好"]  # neither command went to Rasa
+    # a sentence that merely mentions it is an ordinary message
+    sim.deliver(sim.text(user, "怎么退订会员短信"))
+    assert received.texts()[-1] == "怎么退订会员短信"
+    assert "optout" not in contact(redis_url, f"wechat_mp:{user}")
+
+
+def test_wecom_kf_records_the_account_and_counts_the_bots_replies_in_the_window(apps, stand_in, redis_url):
+    sim = WeChatSimulator(apps["main"].url("wecom_kf"), h.KF_TOKEN, h.KF_AES, h.CORP_ID, "wecom")
+    stand_in.post("/_stand_in/kf/enqueue", {"open_kfid": h.OPEN_KFID, "messages": [
+        {"external_userid": "wmWindow", "text": {"content": "buttons"}}]})
+    sim.deliver(sim.kf_notify(h.OPEN_KFID))
+    wait_for(lambda: [b for b in stand_in.sent(KF_SEND) if b["touser"] == "wmWindow"])
+    record = wait_for(lambda: (lambda r: r if r.get("kf_sent") not in (None, "0") else None)(
+        contact(redis_url, "wecom_kf:wmWindow")))
+    assert record["open_kfid"] == h.OPEN_KFID
+    sent = [b for b in stand_in.sent(KF_SEND) if b["touser"] == "wmWindow"]
+    assert int(record["kf_sent"]) == len(sent)  # text + menu: two of the window's five
