@@ -24,6 +24,7 @@ from typing import Dict, List, Optional
 from bot.model_files import faq_embeddings_dir
 from bot.redis_server import RedisServer
 from common.child_process import die_with_parent
+from common.redis_settings import cluster_mode
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA_PY = ROOT / ".venv" / "rasa" / "bin" / "python"
@@ -108,6 +109,12 @@ class Service:
         return self
 
     def wait(self, timeout_s: float) -> None:
+        if not self.health_url:  # no HTTP (the outbound worker): alive after its start-up is enough
+            time.sleep(1.0)
+            if self.process is None or self.process.poll() is not None:
+                tail = self.log_path.read_text(errors="replace")[-3000:] if self.log_path.is_file() else ""
+                raise RuntimeError(f"{self.name} exited at start; log {self.log_path}:\n{tail}")
+            return
         try:
             wait_http(self.health_url, timeout_s, self.process)
         except (RuntimeError, TimeoutError) as error:
@@ -236,6 +243,10 @@ class Stack:
             self.run_dir / "logs" / "console.log",
         )
 
+    def outbound_service(self) -> Service:
+        """The outbound worker (bot/outbound): reminders, notices and pushes; no port."""
+        return Service("outbound", [str(RASA_PY), "-m", "bot.outbound"], "", self.run_dir / "logs" / "outbound.log")
+
     def stand_in_service(self, port: int) -> Service:
         return stand_in_service(port, self.run_dir, self.stand_in_host)
 
@@ -244,13 +255,15 @@ class Stack:
         service.wait(timeout_s)
         return service
 
-    def start(self, redis_port: int, with_console: bool = True) -> "Stack":
+    def start(self, redis_port: int, with_console: bool = True, with_outbound: bool = True) -> "Stack":
         self.start_redis(redis_port)
         env = self.env()
         # The three start in parallel; Rasa (model load) is the slow one.
         pending = [self.actions_service(), self.rasa_service()]
         if with_console:
             pending.append(self.console_service())
+        if with_outbound and not cluster_mode():  # arq needs one Redis server, not a cluster
+            pending.append(self.outbound_service())
         for service in pending:
             self.services[service.name] = service.start(env)
         for service in pending:

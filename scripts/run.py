@@ -79,7 +79,7 @@ def main() -> None:
     # Ctrl-C must stop everything even when started from a shell that ignores SIGINT.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        print("==> starting Redis, action server, Rasa server and console …")
+        print("==> starting Redis, action server, Rasa server, console and outbound worker …")
         stack.start(redis_port=int(os.environ.get("EMBEDDED_REDIS_PORT", "6399")))
         if os.environ.get("WECHAT_DEMO") == "1":
             stack.start_service(stack.stand_in_service(demo_port), timeout_s=60)
@@ -91,6 +91,7 @@ def main() -> None:
   web chat      {stack.console_url}/
   Rasa API      {stack.rasa_url}  (token in .env: RASA_TOKEN)
   action server {stack.actions_url}  (for Rasa only: ACTIONS_TOKEN)
+  outbound      {'worker running (reminders, shipping notices, pushes)' if 'outbound' in stack.services else 'not started: it needs one Redis server, not a cluster'}
   Redis         {stack.redis_url}{'  (embedded, data in .run/redis/)' if stack.redis else ''}
   logs          .run/logs/
   listening on  Rasa {stack.rasa_host}, actions {stack.actions_host}, console {stack.console_host}{exposure}

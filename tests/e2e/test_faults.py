@@ -38,7 +38,7 @@ def stack(model_path, tmp_path_factory) -> Iterator[Stack]:
                 rasa_token=secrets.token_hex(8), run_dir=run_dir,
                 extra_env={"HANDOFF_ROSTER_FILE": str(run_dir / "guides.yml")})
     try:
-        own.start(redis_port=free_port(), with_console=False)
+        own.start(redis_port=free_port(), with_console=False, with_outbound=False)
         yield own
     finally:
         own.stop()

@@ -57,7 +57,7 @@ def slow_stack(model_path, tmp_path_factory) -> Iterator[tuple]:
                    "CATALOG_DIR": str(open_lottery_catalog(run_dir / "catalog"))},
     )
     try:
-        stack.start(redis_port=free_port(), with_console=False)
+        stack.start(redis_port=free_port(), with_console=False, with_outbound=False)
         # the action server again, on its own Redis
         stack.services.pop("actions").stop()
         actions = stack.actions_service()

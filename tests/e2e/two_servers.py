@@ -30,7 +30,7 @@ def second_server(stack, model_path, wechat, tmp_path_factory) -> Iterator[Stack
                   rasa_token=stack.rasa_token, run_dir=tmp_path_factory.mktemp("stack_b"), redis_url=stack.redis_url,
                   persona=stack.persona, extra_env={**wechat.env(), "SANIC_WORKERS": "1"})
     try:
-        other.start(redis_port=0, with_console=False)
+        other.start(redis_port=0, with_console=False, with_outbound=False)
         yield other
     finally:
         other.stop()
