@@ -15,8 +15,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import background
-from actions.services import acquisition, clock, customers, store, tags
+from actions.services import acquisition, clock, customers, referrals, store, tags
 from actions.services.catalog import Catalog, catalog
+from common.chat_commands import PACKAGE_SCENE, REFERRAL_SCENE
 from common.privacy import mask_id
 
 logger = logging.getLogger(__name__)
@@ -89,7 +90,9 @@ async def customer_context(tracker: Tracker) -> Context:
     if ident.wechat:  # a QR scene / 微信客服 scene_param: the way's tags and guide (锁客), once per state
         metadata = latest_user_metadata(tracker)
         state = str(metadata.get("scene_param") or metadata.get("scene") or "")
-        if state:
+        if state.startswith(REFERRAL_SCENE):  # a friend's 一客一码 (counted once, new customers only)
+            await referrals.arrived(client, cat, customer.id, state[len(REFERRAL_SCENE):], now)
+        elif state and not state.startswith(PACKAGE_SCENE):  # 包裹卡 scans redeem (actions/codes.py)
             await acquisition.arrived_with_state(client, cat, customer.id, state, now)
     return Context(client, cat, now, customer, ident)
 

@@ -15,7 +15,7 @@ from common import key_tags
 PREFIX = key_tags.MARKETING + "notice:"
 OUTBOX = key_tags.MARKETING + "outbox:notices"
 PRIZE_SHIPPED = "prize_shipped"
-KINDS = (PRIZE_SHIPPED,)
+KINDS = (PRIZE_SHIPPED, "referral_joined", "referral_rewarded", "restock")  # persona text `outbound_<kind>`
 
 
 def key(notice_id: str) -> str:

@@ -16,6 +16,12 @@
   ship CLAIM --carrier C --tracking N [--by NAME]
                                   mark a parcel prize shipped; the winner is told the tracking
                                   number by the outbound worker, and 我的奖品 shows it
+  codes-create BATCH --count N [--coupon TYPE] [--draws K --campaign ID] [--product ID]
+               [--valid-days D] [--out FILE.csv]
+                                  a batch of one-time 包裹卡 / 一物一码 codes; the CSV has each code's
+                                  公众号 QR scene string, 微信客服 scene_param and typed form
+  codes-stats BATCH               scans, redemptions, repeats of used codes, expired scans
+  restocked PRODUCT               a product is back: everyone who asked (到货通知我) is told once
   erase KEY [--dry-run]           delete one customer's data everywhere (profile, tags,
                                   coupons, claims, check-in/lottery state, inbox rows,
                                   Rasa trackers); reports counts per kind (see
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
 import sys
 from datetime import timedelta
@@ -35,7 +42,8 @@ from typing import Any, Dict, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actions.services import coupons, customers, erasure, lottery, prizes, shipping, store, tag_import, tags  # noqa: E402
+from actions.services import (codes, coupons, customers, erasure, lottery, prizes, restock, shipping, store,  # noqa: E402
+                             tag_import, tags)
 from actions.services.catalog import catalog  # noqa: E402
 from actions.services.clock import utc_now  # noqa: E402
 from common import handoff_routing, handoff_stats  # noqa: E402
@@ -151,6 +159,42 @@ async def cmd_ship(client, args) -> int:
     return 0 if result in (shipping.SHIPPED, shipping.REPEAT) else 1
 
 
+async def cmd_codes_create(client, args) -> int:
+    now = utc_now()
+    batch = codes.Batch(args.batch, args.coupon or "", args.draws, args.campaign or "", args.product or "",
+                        codes.expiry(now, args.valid_days))
+    problems = codes.problems(catalog(), batch)
+    if problems or await client.exists(codes.batch_key(batch.id)):
+        out({"refused": problems or [f"batch {batch.id} exists"]})
+        return 1
+    made = await codes.create_batch(client, batch, args.count, now)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8", newline="") as stream:
+            writer = csv.DictWriter(stream, fieldnames=list(codes.qr_payloads("X")))
+            writer.writeheader()
+            writer.writerows(codes.qr_payloads(code) for code in made)
+    out({"batch": batch.id, "codes": len(made), "file": args.out or "", "sample": codes.qr_payloads(made[0]) if made else {}})
+    return 0
+
+
+async def cmd_codes_stats(client, args) -> int:
+    stats = await codes.batch_stats(client, args.batch)
+    if stats is None:
+        print(f"no batch {args.batch}", file=sys.stderr)
+        return 1
+    out(stats)
+    return 0
+
+
+async def cmd_restocked(client, args) -> int:
+    product = next((p for p in catalog().products if p.id == args.product), None)
+    if product is None:
+        print(f"unknown product {args.product}", file=sys.stderr)
+        return 1
+    out({"product": product.id, "notices_queued": await restock.restocked(client, catalog(), product, utc_now())})
+    return 0
+
+
 async def cmd_erase(client, args) -> int:
     cid = await find_customer(client, args.key)
     if not cid:
@@ -175,6 +219,12 @@ def main(argv=None) -> int:
     p.add_argument("--full", action="store_true"); p.set_defaults(run=cmd_complaints)
     p = sub.add_parser("ship"); p.add_argument("claim"); p.add_argument("--carrier", required=True)
     p.add_argument("--tracking", required=True); p.add_argument("--by", default="ops-cli"); p.set_defaults(run=cmd_ship)
+    p = sub.add_parser("codes-create"); p.add_argument("batch"); p.add_argument("--count", type=int, required=True)
+    p.add_argument("--coupon"); p.add_argument("--draws", type=int, default=0); p.add_argument("--campaign")
+    p.add_argument("--product"); p.add_argument("--valid-days", type=int, default=0); p.add_argument("--out")
+    p.set_defaults(run=cmd_codes_create)
+    p = sub.add_parser("codes-stats"); p.add_argument("batch"); p.set_defaults(run=cmd_codes_stats)
+    p = sub.add_parser("restocked"); p.add_argument("product"); p.set_defaults(run=cmd_restocked)
     p = sub.add_parser("erase"); p.add_argument("key"); p.add_argument("--dry-run", action="store_true")
     p.set_defaults(run=cmd_erase)
     args = parser.parse_args(argv)

@@ -119,6 +119,7 @@ class Product:
     audiences: Tuple[str, ...]
     keywords: Tuple[str, ...]
     pitch: str
+    aliases: Tuple[str, ...] = ()  # short names consumers use (小绿瓶)
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,27 @@ class TagRule:
     count: int = 1
     within_days: int = 0
     min_streak: int = 0
+
+
+@dataclass(frozen=True)
+class ReferralReward:
+    count: int  # the inviter's n-th counted invitee earns it
+    coupon: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Referrals:
+    """一客一码 (campaigns.yml `referrals`): who counts, how many a day, what they earn."""
+    daily_cap: int = 10  # invitees counted per inviter per day (more are recorded, not counted)
+    new_within_s: int = 86400  # an invitee counts only if they became a customer this recently
+    rewards: Tuple[ReferralReward, ...] = ()
+
+    def reward_at(self, count: int) -> Optional[ReferralReward]:
+        return next((r for r in self.rewards if r.count == count), None)
+
+    def next_reward(self, count: int) -> Optional[ReferralReward]:
+        return next((r for r in sorted(self.rewards, key=lambda r: r.count) if r.count > count), None)
 
 
 @dataclass
@@ -142,6 +164,7 @@ class Catalog:
     lotteries: List[Lottery]
     coupons: Dict[str, CouponType]
     formats: Dict[str, Any] = field(default_factory=dict)
+    referrals: Referrals = field(default_factory=Referrals)
     _by_name: Dict[str, List[str]] = field(default_factory=dict)
 
     def resolve_tag(self, text: str) -> Optional[str]:
@@ -215,7 +238,8 @@ def load_catalog(directory: Optional[Path] = None) -> Catalog:
         ],
         products=[
             Product(id=p["id"], name=p["name"], price=int(p["price"]), skin_types=tuple(p["skin_types"]),
-                    audiences=tuple(p.get("audiences") or ()), keywords=tuple(p.get("keywords") or ()), pitch=p["pitch"])
+                    audiences=tuple(p.get("audiences") or ()), keywords=tuple(p.get("keywords") or ()), pitch=p["pitch"],
+                    aliases=tuple(p.get("aliases") or ()))
             for p in _load("products.yml", directory)["products"]
         ],
         checkin=CheckinCampaign(
@@ -231,7 +255,15 @@ def load_catalog(directory: Optional[Path] = None) -> Catalog:
             for c in _load("coupons.yml", directory)["coupons"]
         },
         formats=_load("formats.yml", directory),
+        referrals=_referrals(campaigns.get("referrals") or {}),
     )
+
+
+def _referrals(raw: Dict[str, Any]) -> Referrals:
+    rewards = tuple(sorted((ReferralReward(int(r["count"]), str(r["coupon"]), str(r.get("name") or r["coupon"]))
+                            for r in raw.get("rewards") or ()), key=lambda r: r.count))
+    return Referrals(daily_cap=int(raw.get("daily_cap", 10)), new_within_s=int(raw.get("new_within_s", 86400)),
+                     rewards=rewards)
 
 
 @lru_cache(maxsize=1)

@@ -15,7 +15,10 @@ What is removed:
   unionids and flood counters, their
   entries in the undeliverable / unsubscribed streams, their messages in the
   ops console's turn log, and in the acknowledged
-  公众号 callbacks, and their requests for a human guide (queue place, slot).
+  公众号 callbacks, and their requests for a human guide (queue place, slot);
+  the outbound worker's records of them (contact window and 退订, deliveries, notices),
+  their invite code and place among invitees, their restock wishes; codes they redeemed
+  stay used (a code pays once) but no longer name them.
 
 What stays, on purpose:
   `{brand}:cpn:<type>:issued` keeps each code they were issued under an anonymous
@@ -33,9 +36,9 @@ from typing import Awaitable, Callable, Dict, List, Set
 import redis.asyncio as aioredis
 
 from actions import outbox
-from actions.services import coupons, prizes
+from actions.services import codes, coupons, prizes, referrals, restock
 from actions.services.store import ALERTS, PREFIX, TAG
-from common import handoff_routing, handoff_session, inbox_store, traffic_log, web_mailbox
+from common import contact_state, handoff_routing, handoff_session, inbox_store, notices, traffic_log, web_mailbox
 
 TRACKER_PREFIX = "rasa:tracker:"
 LOCK_PREFIX = "rasa:lock:"
@@ -214,7 +217,32 @@ async def plan(client: aioredis.Redis, cid: str) -> Plan:
     result.add("turn_log_entries", len(turns), lambda c: traffic_log.forget(c, senders))
 
     await _plan_inbox(client, cid, result)
+    await _plan_outbound(client, cid, senders, result)
     return result
+
+
+async def _plan_outbound(client: aioredis.Redis, cid: str, senders: Set[str], result: Plan) -> None:
+    """Issue 14: contact records (window, 退订), deliveries and notices naming them, their
+    invite code and place among invitees, the restock lists they wait on, codes they used."""
+    contacts = [k for s in senders for k in (contact_state.key(s),) if await client.exists(k)]
+    result.add("contact_records", len(contacts), _delete(contacts))
+    deliveries = await _scan(client, f"{_glob(TAG)}out:*:{_glob(cid)}")
+    result.add("deliveries", len(deliveries), _delete(deliveries))
+    theirs = [k for k in await _scan(client, f"{_glob(notices.PREFIX)}*") if await client.hget(k, "cid") == cid]
+
+    async def drop_notices(c: aioredis.Redis, keys: List[str] = theirs) -> None:
+        await c.zrem(notices.OUTBOX, *[k[len(notices.PREFIX):] for k in keys])
+        await c.delete(*keys)
+    result.add("notices", len(theirs), drop_notices)
+    code = await client.get(f"{PREFIX}{cid}:ref_code")
+    if code:
+        result.add("invite_code", 1, _delete([referrals.CODE_PREFIX + code]))
+    if await client.sismember(referrals.INVITEES, cid):
+        result.add("invitee_entries", 1, lambda c: c.srem(referrals.INVITEES, cid))
+    for product in await client.smembers(f"{PREFIX}{cid}:restock"):
+        result.add("restock_wishes", 1, lambda c, k=restock.waiting_key(product): c.srem(k, cid))
+    for used in await client.lrange(f"{PREFIX}{cid}:codes", 0, -1):
+        result.add("redeemed_codes", 1, lambda c, k=codes.code_key(used): c.hset(k, "used_by", "erased"))
 
 
 async def _plan_inbox(client: aioredis.Redis, cid: str, result: Plan) -> None:

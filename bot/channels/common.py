@@ -22,7 +22,7 @@ from bot.input_guard import guard
 from bot.persona import system_text
 from common.privacy import mask_id
 from bot.redis_conn import get_redis
-from common import contact_state, sender
+from common import chat_commands, contact_state, sender
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +55,11 @@ async def handle_user_text(
         return True
     metadata = dict(metadata or {})
     message_text = await _selected_option(input_channel, sender_id, text, menu_id)
+    command = chat_commands.typed(text) if message_text is None else None
     if message_text is not None:
         metadata["selected_option"] = text or menu_id
+    elif command is not None:  # a code or a fixed request: its entities come from us, not the guard
+        message_text = command
     else:
         guarded = guard(text)
         message_text = guarded.text

@@ -26,7 +26,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from common import sender
+from common import chat_commands, sender
 from common.privacy import mask_id
 from bot.wechat import acked, dedup, glue, menu, mp_unionid, texts
 from bot.wechat.api import ApiError, HttpJson, MPClient
@@ -88,9 +88,12 @@ def job_for(message: Dict[str, Any]) -> Optional[Job]:
     if event == "subscribe":
         if key.startswith("qrscene_"):
             meta["scene"] = key[len("qrscene_"):]
-        return Job(openid, text=menu.intent_for_event("subscribe"), metadata=meta)
+        # a 包裹卡 QR (pkg_<code>) redeems its code; any other scene greets (and is read by the actions)
+        text = chat_commands.scene_text(meta.get("scene", "")) or menu.intent_for_event("subscribe")
+        return Job(openid, text=text, metadata=meta)
     if event == "scan":
-        return Job(openid, text=menu.intent_for_event("scan"), metadata={**meta, "scene": key})
+        return Job(openid, text=chat_commands.scene_text(key) or menu.intent_for_event("scan"),
+                   metadata={**meta, "scene": key})
     if event == "click":
         intent = menu.intent_for_click(key)
         if intent:

@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Optional, Text, Tuple
 
 from sanic.response import HTTPResponse
 
-from common import contact_state, sender
+from common import chat_commands, contact_state, sender
 from common.privacy import mask_id
 from bot.channels import options
 from bot.persona import system_text
@@ -192,8 +192,9 @@ class WeComKFInput(WeComCallbackChannel):
                 return
             meta = {"open_kfid": open_kfid, "wechat_event": "enter_session", "scene": event.get("scene", ""),
                     "scene_param": event.get("scene_param", ""), **await self.identity(user)}
-            reply = await run_turn(on_new_message, CHANNEL, sender.make(CHANNEL, user),
-                                   menu.intent_for_event("enter_session"), meta)
+            # a 包裹卡 link (scene_param pkg_<code>) redeems its code; any other scene greets
+            text = chat_commands.scene_text(str(event.get("scene_param") or "")) or menu.intent_for_event("enter_session")
+            reply = await run_turn(on_new_message, CHANNEL, sender.make(CHANNEL, user), text, meta)
             parts = reply.parts()
             if parts:
                 try:

@@ -25,6 +25,7 @@ from bot.console.inbox_api import inbox_blueprint
 from bot.console.learn_api import learn_blueprint
 from bot.console.models_api import models_blueprint
 from bot.console.nlu_api import nlu_blueprint
+from bot.console.outbound_api import outbound_blueprint
 from bot.console.training import training_blueprint
 from bot.console.wecom_oauth import wecom_oauth_blueprint
 from bot.console.staff import staff_blueprint
@@ -77,6 +78,7 @@ def create_app(
     app.blueprint(learn_blueprint(history))  # missed messages -> examples / a new FAQ / dismissed
     app.blueprint(ops_insights_blueprint())  # conversation review and the dashboard
     mount_vendor(app)  # /vendor/echarts.min.js for the dashboard's charts
+    app.blueprint(outbound_blueprint())  # 触达: segment pushes and prize shipping
 
     @app.before_server_start
     async def open_client(app_: Sanic, _loop) -> None:

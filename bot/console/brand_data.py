@@ -77,6 +77,9 @@ SYSTEM_TEXT_VALUES = {
     "outbound_prize_shipped": ("prize", "carrier", "tracking"),
     "outbound_checkin_reminder": ("streak",),
     "outbound_coupon_expiring": ("coupon", "code", "when"),
+    "outbound_referral_joined": ("count",),
+    "outbound_referral_rewarded": ("count", "reward"),
+    "outbound_restock": ("product",),
 }
 
 # The persona file's fields (bot/persona.py reads exactly these); labels for the console's form.

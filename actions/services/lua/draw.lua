@@ -2,7 +2,8 @@
 -- what the prize gives: points are added here, a coupon becomes a grant in the outbox (keyed
 -- by the claim id; delivered right away by the action, retried by the sweeper until done).
 -- The first result of a message is kept under its idempotency key: a retried call gets it back.
--- KEYS[1] = stock hash (prize -> left), KEYS[2] = customer's draw counters hash,
+-- KEYS[1] = stock hash (prize -> left), KEYS[2] = customer's draw counters hash (`d:<day>`, `total`,
+-- `bonus`: extra draws beyond the limits),
 -- KEYS[3] = campaign winners list (claim ids), KEYS[4] = claim id sequence, KEYS[5] = customer's claims list,
 -- KEYS[6] = customer's profile hash, KEYS[7] = outbox zset, KEYS[8] = idempotency key
 -- ARGV[1] = customer id, ARGV[2] = day number, ARGV[3] = daily limit, ARGV[4] = total limit,
@@ -29,10 +30,18 @@ end
 local day_field = 'd:' .. ARGV[2]
 local daily = tonumber(redis.call('HGET', KEYS[2], day_field) or '0')
 local total = tonumber(redis.call('HGET', KEYS[2], 'total') or '0')
-if total >= tonumber(ARGV[4]) then return finish({'limit_total', daily, total, '', '', '', 0, ARGV[7]}) end
-if daily >= tonumber(ARGV[3]) then return finish({'limit_daily', daily, total, '', '', '', 0, ARGV[7]}) end
-daily = redis.call('HINCRBY', KEYS[2], day_field, 1)
-total = redis.call('HINCRBY', KEYS[2], 'total', 1)
+-- extra draws (field `bonus`, e.g. from a 包裹卡 code) are spent only once the limits are reached
+local over = nil
+if total >= tonumber(ARGV[4]) then over = 'limit_total' elseif daily >= tonumber(ARGV[3]) then over = 'limit_daily' end
+if over then
+  if tonumber(redis.call('HGET', KEYS[2], 'bonus') or '0') <= 0 then
+    return finish({over, daily, total, '', '', '', 0, ARGV[7]})
+  end
+  redis.call('HINCRBY', KEYS[2], 'bonus', -1)
+else
+  daily = redis.call('HINCRBY', KEYS[2], day_field, 1)
+  total = redis.call('HINCRBY', KEYS[2], 'total', 1)
+end
 redis.call('HINCRBY', string.sub(KEYS[1], 1, -6) .. 'stats:daily', ARGV[2], 1)  -- {brand}:lot:<camp>:stats:daily (ops dashboard)
 
 local sum = tonumber(ARGV[9])
