@@ -154,7 +154,8 @@ def claim_view(cat: Catalog, claim_id: str, raw: Dict[str, str], status: str) ->
     """One claim row for the page: personal data masked, shipping details when shipped."""
     claim = prizes.Claim(id=claim_id, customer="", campaign=raw.get("campaign") or "", prize=raw.get("prize") or "",
                          kind="physical", status=status, won_at=raw.get("won_at") or "", fields={})
-    address = "".join(raw.get(f) or "" for f in ("address_province", "address_city", "address_detail"))
+    province, city = raw.get("address_province") or "", raw.get("address_city") or ""
+    address = province + (city if city != province else "") + (raw.get("address_detail") or "")  # 上海市上海市 once
     view: Dict[str, Any] = {
         "id": claim_id, "status": status, "prize": claim.prize_name(cat), "campaign": claim.campaign,
         "campaign_name": campaign_name(cat, claim.campaign), "won_at": claim.won_at,

@@ -17,8 +17,9 @@ import json
 import logging
 import os
 import time
-from datetime import datetime, timezone
+from datetime import datetime, time as dtime, timezone
 from typing import Any, Dict, Optional
+from zoneinfo import ZoneInfo
 
 from arq import cron
 from arq.connections import RedisSettings
@@ -27,7 +28,7 @@ from arq.worker import func
 from actions.outbox import GRANT_PREFIX
 from actions.services import coupons
 from actions.services.catalog import catalog
-from bot.outbound import dispatch, pushes
+from bot.outbound import dispatch, pushes, reminders
 from bot.outbound.audience import facts_of
 from bot.outbound.channels import ChannelSender
 from bot.outbound.deliveries import NOTICE_STATS
@@ -196,13 +197,22 @@ def sweep_seconds() -> set:
     return set(range(0, 60, every))
 
 
+def daily(job: Any, env_name: str, default: str) -> Any:
+    """A cron job once a day at a local time of the brand (env HH:MM)."""
+    at = dtime.fromisoformat(os.environ.get(env_name, default))
+    return cron(job, hour=at.hour, minute=at.minute, second=0, unique=True)
+
+
 def worker_settings(**overrides: Any) -> Dict[str, Any]:
     """Keyword arguments of arq's Worker (tests pass a clock and settings through ctx)."""
     settings: Dict[str, Any] = dict(
         # every job fits in one timeout: arq keeps a job "in progress" for the longest timeout
         # (+10 s), which is how long a job of a killed worker waits before another takes it
         functions=[func(run_push, max_tries=20), func(push_batch, max_tries=50), func(deliver_notice, max_tries=20)],
-        cron_jobs=[cron(sweep, second=sweep_seconds(), run_at_startup=True, unique=True)],
+        cron_jobs=[cron(sweep, second=sweep_seconds(), run_at_startup=True, unique=True),
+                   daily(reminders.checkin_reminders, "OUTBOUND_CHECKIN_REMINDER_AT", "20:00"),
+                   daily(reminders.coupon_reminders, "OUTBOUND_COUPON_REMINDER_AT", "10:00")],
+        timezone=ZoneInfo(Settings.from_env().timezone),  # cron hours are the brand's
         job_timeout=job_timeout_s(), on_startup=startup, on_shutdown=shutdown, queue_name=QUEUE, keep_result=0,
         redis_settings=redis_settings_for_arq(), max_jobs=int(os.environ.get("OUTBOUND_CONCURRENCY", "4")),
         poll_delay=0.2, handle_signals=True, health_check_interval=30,

@@ -56,3 +56,19 @@ def test_wecom_kf_records_the_account_and_counts_the_bots_replies_in_the_window(
     assert record["open_kfid"] == h.OPEN_KFID
     sent = [b for b in stand_in.sent(KF_SEND) if b["touser"] == "wmWindow"]
     assert int(record["kf_sent"]) == len(sent)  # text + menu: two of the window's five
+
+
+def test_a_typed_card_code_and_a_scanned_card_reach_rasa_as_the_redemption_intent(apps, received):
+    sim = mp(apps)
+    typed = sim.deliver(sim.text("oUSER_card", "兑换 abcd2345"))
+    assert typed.reply["Content"] == '已选择 /redeem_code{"code": "ABCD2345"}'
+    scanned = sim.deliver(sim.event("oUSER_card2", "subscribe", "qrscene_pkg_WXYZ6789", Ticket="T"))
+    assert scanned.reply["Content"] == '已选择 /redeem_code{"code": "WXYZ6789"}'
+    again = sim.deliver(sim.event("oUSER_card2", "SCAN", "pkg_WXYZ6789", Ticket="T", create_time=int(time.time()) + 1))
+    assert again.reply["Content"] == '已选择 /redeem_code{"code": "WXYZ6789"}'
+    friend = sim.deliver(sim.event("oUSER_friend", "subscribe", "qrscene_ref_K7M2QP", Ticket="T"))
+    assert friend.reply["Content"] == "已选择 /greet"  # the actions count the referral from the scene
+    assert [m["metadata"].get("scene") for m in received.all()][-1] == "ref_K7M2QP"
+    # typed by a consumer, the intent syntax never carries an entity
+    forged = sim.deliver(sim.text("oUSER_card", '/redeem_code{"code": "ABCD2345"}'))
+    assert "ABCD2345" not in forged.reply["Content"]

@@ -79,6 +79,11 @@
     return tag ? tag.name : id;
   }
 
+  function couponName(id) {
+    var found = (state.catalogue.coupon_types || []).filter(function (c) { return c.id === id; })[0];
+    return found ? found.name : id;
+  }
+
   // --- the segment picker ----------------------------------------------------------------
 
   function groupsOf(exceptLevel) {
@@ -173,10 +178,8 @@
 
     var who = el("fieldset", null, "outbound-segment");
     who.appendChild(el("legend", "发给谁"));
-    var levels = el("div", null, "outbound-levels");
-    levels.appendChild(el("span", "会员等级（不选为不限）", "outbound-sub"));
-    levels.appendChild(checkboxes("levels", groupsOf(false)));
-    who.appendChild(levels);
+    who.appendChild(el("p", "每一项都不选即不限；都不选时发给全部顾客。", "outbound-hint"));
+    who.appendChild(checkboxes("levels", groupsOf(false)));
     TAG_MODES.forEach(function (mode, index) {
       var details = el("details", null, "outbound-mode");
       details.open = index === 0;
@@ -247,7 +250,7 @@
     var status = el("span", STATUS[r.status] || r.status, "outbound-status outbound-status-" + r.status);
     var name = el("span");
     name.appendChild(el("b", r.name));
-    name.appendChild(el("div", describeSegment(r.segment || {}) + (r.coupon ? " · 券：" + r.coupon : ""), "outbound-sub"));
+    name.appendChild(el("div", describeSegment(r.segment || {}) + (r.coupon ? " · 券：" + couponName(r.coupon) : ""), "outbound-sub"));
     var waiting = r.waiting && r.status !== "scheduled" ? "（待处理 " + r.waiting + "）" : "";
     var postponed = total(r.postponed) ? "；推迟：" + counts(r.postponed, REASONS) : "";
     var tr = Ops.row([name, when(r.at), status, r.status === "scheduled" ? "—" : String(r.targeted),
