@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 from actions.services import customers  # noqa: E402
 from bot.outbound import pushes  # noqa: E402
 from bot.outbound.segments import Segment  # noqa: E402
+from bot.outbound.worker import worker_settings  # noqa: E402
 from bot.redis_server import RedisServer, free_port  # noqa: E402
 from bot.stack import stand_in_service  # noqa: E402
 from common import contact_state  # noqa: E402
@@ -221,6 +222,10 @@ async def bench(args: argparse.Namespace, redis_url: str, api: str, run_dir: Pat
             followed = await follow(redis, push_id, [p.pid for p, _ in workers], timeout_s=args.timeout)
         finally:
             stop_workers(workers)
+            for _, log_path in workers:
+                trouble = [line for line in log_path.read_text(errors="replace").splitlines()
+                           if " WARNING " in line or " ERROR " in line or "Traceback" in line]
+                log(f"bench_outbound: {log_path.name}: {len(trouble)} warnings/errors", *trouble[:10], sep="\n")
         times = await redis.hmget(pushes.key(push_id), "created_at", "planned_at", "done_at")
         report = await pushes.report(redis, push_id)
     finally:
@@ -236,6 +241,7 @@ async def bench(args: argparse.Namespace, redis_url: str, api: str, run_dir: Pat
         "plan_s": round(planned - created, 2), "send_s": round(send_s, 2), "sent": report["sent"],
         "messages_per_s": round(report["sent"] / send_s, 1) if send_s > 0 else 0.0, "rate_per_s": args.rate,
         "busiest_second": busiest_second, "latency_ms": round(args.latency * 1000, 1),
+        "jobs_per_worker": worker_settings(**({"max_jobs": args.concurrency} if args.concurrency else {}))["max_jobs"],
         "worker_peak_rss_mb": round(max(followed["peak_kb"].values()) / 1024, 1),
         **{f"refused_{reason}": count for reason, count in report["refused"].items()},
         "undeliverable": sum(report["undeliverable"].values()), "in_doubt": report["in_doubt"],

@@ -153,6 +153,24 @@ class Referrals:
         return next((r for r in sorted(self.rewards, key=lambda r: r.count) if r.count > count), None)
 
 
+@dataclass(frozen=True)
+class Camp:
+    """A 28-day camp cohort (campaigns.yml `camps`; tips from camp_tips.yml)."""
+    id: str
+    name: str
+    enrol_start: datetime
+    enrol_end: datetime
+    days: int
+    tips: Tuple[str, ...]
+
+    def open_for_enrolment(self, now: datetime) -> bool:
+        return self.enrol_start <= now <= self.enrol_end
+
+    def tip(self, day: int) -> str:
+        """The tip of camp day `day` (1-based); the last one again if there are fewer."""
+        return self.tips[min(day, len(self.tips)) - 1] if self.tips else ""
+
+
 @dataclass
 class Catalog:
     timezone: str
@@ -165,6 +183,7 @@ class Catalog:
     coupons: Dict[str, CouponType]
     formats: Dict[str, Any] = field(default_factory=dict)
     referrals: Referrals = field(default_factory=Referrals)
+    camps: List[Camp] = field(default_factory=list)
     _by_name: Dict[str, List[str]] = field(default_factory=dict)
 
     def resolve_tag(self, text: str) -> Optional[str]:
@@ -256,7 +275,19 @@ def load_catalog(directory: Optional[Path] = None) -> Catalog:
         },
         formats=_load("formats.yml", directory),
         referrals=_referrals(campaigns.get("referrals") or {}),
+        camps=_camps(campaigns.get("camps") or (), _optional("camp_tips.yml", directory).get("camp_tips") or {}),
     )
+
+
+def _optional(name: str, directory: Optional[Path]) -> Dict[str, Any]:
+    """A catalogue file newer than some copies of the catalogue (tests, staging)."""
+    return _load(name, directory) if ((directory or CATALOG_DIR) / name).is_file() else {}
+
+
+def _camps(raw: Any, tips: Dict[str, Any]) -> List[Camp]:
+    return [Camp(id=str(c["id"]), name=str(c["name"]), enrol_start=datetime.fromisoformat(str(c["enrol_start"])),
+                 enrol_end=datetime.fromisoformat(str(c["enrol_end"])), days=int(c.get("days", 28)),
+                 tips=tuple(str(t) for t in tips.get(str(c["id"])) or ())) for c in raw]
 
 
 def _referrals(raw: Dict[str, Any]) -> Referrals:

@@ -80,6 +80,7 @@ SYSTEM_TEXT_VALUES = {
     "outbound_referral_joined": ("count",),
     "outbound_referral_rewarded": ("count", "reward"),
     "outbound_restock": ("product",),
+    "outbound_camp_tip": ("camp", "day", "tip"),
 }
 
 # The persona file's fields (bot/persona.py reads exactly these); labels for the console's form.

@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable, Optional
 
 from bot.outbound import deliveries
 from bot.outbound.channels import ChannelSender
-from bot.outbound.policy import MARKETING, Facts, Settings, decide, OUTSIDE_WINDOW
+from bot.outbound.policy import MARKETING, OUTSIDE_WINDOW, Decision, Facts, Settings, decide
 from common import sender
 from common.privacy import mask_id
 
@@ -58,7 +58,7 @@ async def deliver(redis: Any, channel_sender: ChannelSender, *, delivery_id: str
     decision = decide(facts, kind, now, settings)
     stamp = now.timestamp()
     if decision.action == "template":  # no 模板消息 configured for proactive texts yet
-        decision = type(decision)("refuse", OUTSIDE_WINDOW)
+        decision = Decision("refuse", OUTSIDE_WINDOW)
     if decision.action == "postpone":
         await deliveries.set_aside(redis, delivery_id, stats_key, "postponed", decision.reason, stamp)
         return Result("postponed", decision.reason, decision.until)

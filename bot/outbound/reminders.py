@@ -2,6 +2,8 @@
 
 - check-in: a customer who checked in yesterday but not today, with a streak of at least
   `OUTBOUND_CHECKIN_MIN_STREAK` (default 2) days, hears once that it is about to break;
+- camps: each member of a 28-day camp gets the day's tip (they asked for it: a notice, not
+  marketing, so the daily cap does not stop it), from day 2 to the camp's last day;
 - coupon expiry: each code a customer holds that expires within
   `OUTBOUND_COUPON_REMIND_DAYS` (default 3) days, once per code.
 Both are marketing under the contact policy (window, cap, quiet hours, 退订). A delivery id
@@ -17,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from bot.outbound import dispatch
 from bot.outbound.audience import facts_of
-from bot.outbound.policy import MARKETING, Settings
+from bot.outbound.policy import MARKETING, NOTICE, Settings
 from bot.outbound.segments import CUSTOMER, customer_chunks
 from bot.persona import load_persona, system_text
 from common import key_tags
@@ -67,6 +69,29 @@ async def checkin_reminders(ctx: Dict[str, Any]) -> Dict[str, int]:
                                     for cid, streak in due], f"{STATS}checkin_reminders:{today}", now, settings)
 
 
+async def camp_tips(ctx: Dict[str, Any]) -> Dict[str, int]:
+    from actions.services import camps
+    from actions.services.catalog import catalog
+
+    redis, settings = ctx["redis_data"], ctx["settings"]
+    now: datetime = ctx["clock"]()
+    today = settings.local_day(now)
+    counts: Dict[str, int] = {}
+    for camp in catalog().camps:
+        jobs = []
+        for cid, enrolled in await camps.members(redis, camp.id):
+            day = today - enrolled + 1
+            if day > camp.days:
+                await redis.zrem(camps.members_key(camp.id), cid)  # graduated
+            elif day >= 2:
+                jobs.append((f"camp:{camp.id}:{cid}:{day}", cid, "outbound_camp_tip",
+                             {"camp": camp.name, "day": str(day), "tip": camp.tip(day)}))
+        for state, n in (await _deliver_all(ctx, jobs, f"{STATS}camp:{camp.id}:{today}", now, settings,
+                                            kind=NOTICE)).items():
+            counts[state] = counts.get(state, 0) + n
+    return counts
+
+
 async def expiring_coupons(redis: Any, now: datetime, days: int) -> List[Tuple[str, str, str, datetime]]:
     """(customer, coupon type, code, expires at) for codes expiring within `days` (not yet expired)."""
     found = []
@@ -99,7 +124,7 @@ async def coupon_reminders(ctx: Dict[str, Any]) -> Dict[str, int]:
 
 
 async def _deliver_all(ctx: Dict[str, Any], jobs: List[Tuple[str, str, str, Dict[str, str]]], stats_key: str,
-                       now: datetime, settings: Settings) -> Dict[str, int]:
+                       now: datetime, settings: Settings, kind: str = MARKETING) -> Dict[str, int]:
     counts: Dict[str, int] = {}
     facts = await facts_of(ctx["redis_data"], sorted({cid for _, cid, _, _ in jobs}), now, settings) if jobs else {}
     for delivery_id, cid, key, values in jobs:
@@ -107,7 +132,7 @@ async def _deliver_all(ctx: Dict[str, Any], jobs: List[Tuple[str, str, str, Dict
             return marketing_text(key, **values)
 
         result = await dispatch.deliver(ctx["redis_data"], ctx["sender"], delivery_id=delivery_id, stats_key=stats_key,
-                                        cid=cid, facts=facts[cid], kind=MARKETING, text_for=text, now=now,
+                                        cid=cid, facts=facts[cid], kind=kind, text_for=text, now=now,
                                         settings=settings)
         counts[result.state] = counts.get(result.state, 0) + 1
     return counts

@@ -30,11 +30,16 @@ class Segment:
         unknown = set(raw) - {"any_tags", "all_tags", "none_tags", "levels", "active_within_days"}
         if unknown:
             raise ValueError(f"unknown segment fields: {', '.join(sorted(unknown))}")
-        return cls(any_tags=[str(t) for t in raw.get("any_tags") or []],
-                   all_tags=[str(t) for t in raw.get("all_tags") or []],
-                   none_tags=[str(t) for t in raw.get("none_tags") or []],
-                   levels=[str(t) for t in raw.get("levels") or []],
-                   active_within_days=int(raw.get("active_within_days") or 0))
+        lists = {}
+        for name in ("any_tags", "all_tags", "none_tags", "levels"):
+            value = raw.get(name) or []
+            if not isinstance(value, (list, tuple)):
+                raise ValueError(f"{name} must be a list of tag ids")
+            lists[name] = [str(t) for t in value]
+        days = raw.get("active_within_days") or 0
+        if not isinstance(days, int) or days < 0:
+            raise ValueError("active_within_days must be a whole number of days")
+        return cls(**lists, active_within_days=days)
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)

@@ -211,7 +211,8 @@ def worker_settings(**overrides: Any) -> Dict[str, Any]:
         functions=[func(run_push, max_tries=20), func(push_batch, max_tries=50), func(deliver_notice, max_tries=20)],
         cron_jobs=[cron(sweep, second=sweep_seconds(), run_at_startup=True, unique=True),
                    daily(reminders.checkin_reminders, "OUTBOUND_CHECKIN_REMINDER_AT", "20:00"),
-                   daily(reminders.coupon_reminders, "OUTBOUND_COUPON_REMINDER_AT", "10:00")],
+                   daily(reminders.coupon_reminders, "OUTBOUND_COUPON_REMINDER_AT", "10:00"),
+                   daily(reminders.camp_tips, "OUTBOUND_CAMP_TIP_AT", "09:00")],
         timezone=ZoneInfo(Settings.from_env().timezone),  # cron hours are the brand's
         job_timeout=job_timeout_s(), on_startup=startup, on_shutdown=shutdown, queue_name=QUEUE, keep_result=0,
         redis_settings=redis_settings_for_arq(), max_jobs=int(os.environ.get("OUTBOUND_CONCURRENCY", "4")),

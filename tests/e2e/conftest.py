@@ -94,7 +94,9 @@ def stack(model_path, wechat, tmp_path_factory) -> Iterator[Stack]:
         # finetunes run a tenth of the epochs (enough to learn the phrasing just added)
         extra_env={**wechat.env(), "HANDOFF_ROSTER_FILE": str(roster),
                    "CONSOLE_REPO": str(copy_data_repo(tmp_path_factory.mktemp("console") / "repo")),
-                   "CONSOLE_FINETUNE_EPOCH_FRACTION": "0.1"},
+                   "CONSOLE_FINETUNE_EPOCH_FRACTION": "0.1",
+                   # the outbound worker: tests run at any hour, and need not wait for its sweep
+                   "OUTBOUND_QUIET_HOURS": "none", "OUTBOUND_SWEEP_S": "1"},
     )
     yield from started(running, redis_port=free_port())
 

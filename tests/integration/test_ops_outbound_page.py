@@ -82,6 +82,7 @@ def test_ops_push_to_a_segment_and_ship_a_prize(console: OpsConsole) -> None:
         row = view.locator(".outbound-push", has_text=PUSH_NAME)
         expect(row).to_have_attribute("data-status", "scheduled")
         expect(row).to_contain_text("待发送")
+        expect(row).to_contain_text("2030/9/1 10:00")  # the brand's time, as typed
         expect(row).to_contain_text("任一：学生党")
         expect(row).to_contain_text("ops 测试")
 

@@ -59,3 +59,34 @@ def test_a_coupon_about_to_expire_is_reminded_once_per_code(stand_in, redis_url)
     (text,) = texts_to(stand_in, "wmCoupons")
     assert "WEL000001ABC" in text and "12月4日" in text
     assert first == {"sent": 1} and second == {"done": 1}
+
+
+def test_camp_members_get_the_days_tip_each_morning_until_the_camp_ends(stand_in, redis_url):
+    from actions.services import camps
+    from actions.services.catalog import catalog
+
+    camp = catalog().camps[0]
+    clock = Clock(datetime(2026, 12, 2, 9, 0, tzinfo=SHANGHAI))
+    today = clock.now.date().toordinal()
+
+    async def body():
+        ctx = await arq_ctx(redis_url, clock)
+        redis = ctx["redis_data"]
+        world = World(redis, clock)
+        for user, enrolled in (("oCampDay2", today - 1), ("oCampDay28", today - 27), ("oCampDone", today - 28),
+                               ("oCampToday", today)):
+            cid = await world.customer("wechat_mp", user, 5)
+            await redis.zadd(camps.members_key(camp.id), {cid: enrolled})
+        first = await reminders.camp_tips(ctx)
+        again = await reminders.camp_tips(ctx)
+        left = await redis.zcard(camps.members_key(camp.id))
+        await close_ctx(ctx)
+        return first, again, left
+
+    first, again, left = run(body)
+    (day2,) = texts_to(stand_in, "oCampDay2")
+    assert "第 2 天" in day2 and camp.tips[1] in day2
+    (day28,) = texts_to(stand_in, "oCampDay28")
+    assert camp.tips[27] in day28
+    assert texts_to(stand_in, "oCampDone") == [] and texts_to(stand_in, "oCampToday") == []
+    assert first == {"sent": 2} and again == {"done": 2} and left == 3  # the graduate left the camp

@@ -25,9 +25,11 @@ def test_invite_codes_my_invites_and_restock_requests():
     assert parsed(typed("邀请好友")) == ("my_invites", {})
     assert parsed(typed("小绿瓶到货通知我")) == ("restock_notify", {"query": "小绿瓶到货通知我"})
     assert parsed(typed("有货了提醒我一下")) == ("restock_notify", {"query": "有货了提醒我一下"})
+    assert parsed(typed("我要参加28天焕肤营")) == ("join_camp", {})
+    assert parsed(typed("报名训练营")) == ("join_camp", {})
 
 
-@pytest.mark.parametrize("text", ["兑换码怎么用", "我想兑换积分", "邀请码在哪里看", "什么时候到货", "兑换 AB", "", None,
+@pytest.mark.parametrize("text", ["兑换码怎么用", "我想兑换积分", "邀请码在哪里看", "什么时候到货", "兑换 AB", "", None, "营养", "训练营有什么",
                                   "兑换 " + "A" * 30])
 def test_ordinary_questions_stay_ordinary(text):
     assert typed(text) is None

@@ -62,7 +62,10 @@
   function when(stamp) {
     if (!stamp) return "";
     var d = typeof stamp === "number" ? new Date(stamp * 1000) : new Date(stamp);
-    return isNaN(d.getTime()) ? String(stamp) : d.toLocaleString("zh-CN", { hour12: false });
+    if (isNaN(d.getTime())) return String(stamp);
+    try { // the brand's clock, like the send time ops type in
+      return d.toLocaleString("zh-CN", { hour12: false, timeZone: (state.catalogue || {}).timezone || undefined });
+    } catch (e) { return d.toLocaleString("zh-CN", { hour12: false }); }
   }
   function total(counts) { return Object.keys(counts || {}).reduce(function (n, k) { return n + counts[k]; }, 0); }
   function visible() { return state.root && state.root.parentNode && !state.root.parentNode.hidden && !document.hidden; }
