@@ -2,9 +2,12 @@
 """Segment pushes (千人千券) from the command line (runs in .venv/rasa; REDIS_URL).
 
   preview [SEGMENT]                       how many customers the segment holds now
-  create --name N --text T [SEGMENT] [--coupon TYPE] [--at "2026-12-03 10:00"] [--by WHO]
+  create --name N --text T [SEGMENT] [--coupon TYPE] [--at "2026-12-03 10:00"] [--by WHO] [--mass]
                                           schedule a push (now by default); the outbound worker
-                                          sends it under the contact policy; prints its id
+                                          sends it under the contact policy; prints its id.
+                                          --mass: customers outside the 48-hour window who are a
+                                          guide's WeCom contacts get it as a 企业群发 task each
+                                          guide confirms in WeCom (no coupon codes then)
   report ID                               targeted, sent, refused by reason, undeliverable by
                                           API error, in doubt, replies within 24 h, coupons issued
   list [--count N]                        the newest pushes with their status
@@ -31,7 +34,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from actions.services.catalog import catalog  # noqa: E402
-from bot.outbound import pushes  # noqa: E402
+from bot.outbound import mass, pushes  # noqa: E402
 from bot.outbound.policy import Settings  # noqa: E402
 from bot.outbound.segments import Segment  # noqa: E402
 from bot.redis_conn import make_redis  # noqa: E402
@@ -62,12 +65,13 @@ async def cmd_preview(redis, args) -> int:
 
 
 async def cmd_create(redis, args) -> int:
-    problems = pushes.validate(args.name, args.text, args.coupon or "", catalog().coupons)
+    problems = pushes.validate(args.name, args.text, args.coupon or "", catalog().coupons, args.mass)
     if problems:
         out({"refused": problems})
         return 1
     push_id = await pushes.create(redis, name=args.name, text=args.text, segment=segment_of(args),
-                                  coupon=args.coupon or "", at=when(args.at) if args.at else None, by=args.by)
+                                  coupon=args.coupon or "", at=when(args.at) if args.at else None, by=args.by,
+                                  mass=args.mass)
     out({"push": push_id, "report": await pushes.report(redis, push_id)})
     return 0
 
@@ -77,6 +81,8 @@ async def cmd_report(redis, args) -> int:
     if report is None:
         print(f"no push {args.id}", file=sys.stderr)
         return 1
+    if report["mass"]:
+        report["mass_tasks"] = await mass.summary(redis, args.id)
     out(report)
     return 0
 
@@ -111,7 +117,8 @@ def main(argv=None) -> int:
     p = sub.add_parser("preview"); add_segment(p); p.set_defaults(run=cmd_preview)
     p = sub.add_parser("create"); add_segment(p)
     p.add_argument("--name", required=True); p.add_argument("--text", required=True); p.add_argument("--coupon")
-    p.add_argument("--at"); p.add_argument("--by", default="ops-cli"); p.set_defaults(run=cmd_create)
+    p.add_argument("--at"); p.add_argument("--by", default="ops-cli"); p.add_argument("--mass", action="store_true")
+    p.set_defaults(run=cmd_create)
     p = sub.add_parser("report"); p.add_argument("id"); p.set_defaults(run=cmd_report)
     p = sub.add_parser("list"); p.add_argument("--count", type=int, default=20); p.set_defaults(run=cmd_list)
     p = sub.add_parser("cancel"); p.add_argument("id"); p.set_defaults(run=cmd_cancel)

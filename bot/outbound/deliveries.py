@@ -7,9 +7,11 @@ errcode kept), or `refused` / `postponed` by the contact policy (reason kept).
 `claim` is one Lua step: it refuses a delivery already finished, takes one of the
 customer's daily marketing messages and one of the 微信客服 window's five, and marks the
 delivery `sending`, so two workers (or a retried job) never both send it. A delivery
-found `sending` was claimed by a worker that died before it knew the API's answer: the
-message may or may not have reached WeChat, and sending again could show it twice, so
-it becomes `in_doubt` (counted, listed for ops) and is not sent again. Every counter of
+found `sending` was claimed by a worker that died before it knew the API's answer, so
+it becomes `in_doubt` (counted, listed for ops) and is not sent again: its request was
+written up to its last byte before the claim and finished right after the claim's answer
+(bot/outbound/held_post.py), so unless the worker died in those few microseconds,
+WeChat has it. Every counter of
 a push's report moves in the same step as the status, so the report adds up exactly.
 """
 from __future__ import annotations
@@ -95,18 +97,6 @@ return 1
 """)
 
 
-# KEYS: delivery, daily cap counter, contact hash. ARGV: counted cap (1/0), kf (1/0), now.
-# The API could not be reached (nothing left this process): back to `postponed`, with the
-# day's and the window's message given back, so a later try sends it.
-_RELEASE = LuaScript("""
-if redis.call('HGET', KEYS[1], 'status') ~= 'sending' then return 0 end
-redis.call('HSET', KEYS[1], 'status', 'postponed', 'reason', 'api_unreachable', 'at', ARGV[3])
-if ARGV[1] == '1' then redis.call('DECR', KEYS[2]) end
-if ARGV[2] == '1' then redis.call('HINCRBY', KEYS[3], 'kf_sent', -1) end
-return 1
-""")
-
-
 @dataclass(frozen=True)
 class Claimed:
     state: str  # send | done | refused | in_doubt
@@ -126,12 +116,6 @@ async def finish(redis: Any, delivery_id: str, stats_key: str, sender_id: str, *
                  now: float, push_id: str = "") -> bool:
     return bool(await _FINISH(redis, [key(delivery_id), stats_key, contact_state.key(sender_id)],
                               ["sent" if sent else "undeliverable", detail, int(now), push_id]))
-
-
-async def release(redis: Any, delivery_id: str, *, cid: str, sender_id: str, day: int, capped: bool, kf: bool,
-                  now: float) -> bool:
-    return bool(await _RELEASE(redis, [key(delivery_id), cap_key(cid, day), contact_state.key(sender_id)],
-                               ["1" if capped else "0", "1" if kf else "0", int(now)]))
 
 
 async def set_aside(redis: Any, delivery_id: str, stats_key: str, status: str, reason: str, now: float) -> bool:

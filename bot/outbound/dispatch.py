@@ -68,20 +68,21 @@ async def deliver(redis: Any, channel_sender: ChannelSender, *, delivery_id: str
     await wait_for_rate(redis)
     capped = kind == MARKETING and settings.daily_cap > 0
     kf = sender.split(facts.sender_id)[0] == sender.WECOM_KF
-    day = settings.local_day(now)
-    claimed = await deliveries.claim(redis, delivery_id, stats_key, cid=cid, sender_id=facts.sender_id, day=day,
-                                     cap=settings.daily_cap if capped else 0, kf=kf, now=stamp)
-    if claimed.state == "in_doubt":
-        logger.warning("Outbound: %s was being sent by a worker that stopped; not sent again (in doubt).",
-                       delivery_id)
+    # the request is written up to its last byte before the claim, the last byte after it
+    # (bot/outbound/held_post.py): a worker killed at any point neither loses nor repeats it
+    prepared = await channel_sender.prepare(facts, await text_for())
+    if prepared.outcome is not None and prepared.outcome.unreachable:
+        return Result("retry", "api_unreachable")  # nothing claimed, nothing sent
+    claimed = await deliveries.claim(redis, delivery_id, stats_key, cid=cid, sender_id=facts.sender_id,
+                                     day=settings.local_day(now), cap=settings.daily_cap if capped else 0, kf=kf,
+                                     now=stamp)
     if claimed.state != "send":
+        channel_sender.abort(prepared)
+        if claimed.state == "in_doubt":
+            logger.warning("Outbound: %s was claimed by a worker that stopped after writing it; not sent again.",
+                           delivery_id)
         return Result(claimed.state, claimed.detail)
-    text = await text_for()
-    outcome = await channel_sender.send(facts, text)
-    if outcome.unreachable:
-        await deliveries.release(redis, delivery_id, cid=cid, sender_id=facts.sender_id, day=day, capped=capped,
-                                 kf=kf, now=stamp)
-        return Result("retry", "api_unreachable")
+    outcome = await channel_sender.complete(prepared)
     await deliveries.finish(redis, delivery_id, stats_key, facts.sender_id, sent=outcome.sent,
                             detail=str(outcome.errcode), now=time.time(), push_id=push_id)
     if not outcome.sent:

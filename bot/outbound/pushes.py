@@ -62,16 +62,18 @@ class Push:
     status: str
     targeted: int
     batches: int
+    mass: bool = False  # also a guide-confirmed 企业群发 for those outside the window (bot/outbound/mass.py)
 
     @classmethod
     def from_hash(cls, push_id: str, raw: Dict[str, str]) -> "Push":
         return cls(id=push_id, name=raw.get("name", ""), text=raw.get("text", ""),
                    segment=Segment.from_dict(json.loads(raw.get("segment") or "{}")), coupon=raw.get("coupon", ""),
                    at=float(raw.get("at") or 0), by=raw.get("by", ""), status=raw.get("status", ""),
-                   targeted=int(raw.get("targeted") or 0), batches=int(raw.get("batches") or 0))
+                   targeted=int(raw.get("targeted") or 0), batches=int(raw.get("batches") or 0),
+                   mass=raw.get("mass") == "1")
 
 
-def validate(name: str, text: str, coupon: str, coupon_types: Any) -> List[str]:
+def validate(name: str, text: str, coupon: str, coupon_types: Any, mass: bool = False) -> List[str]:
     problems = []
     if not name.strip():
         problems.append("name: 请给这次推送起个名字")
@@ -83,16 +85,18 @@ def validate(name: str, text: str, coupon: str, coupon_types: Any) -> List[str]:
         problems.append(f"coupon: 没有这种优惠券 {coupon}")
     if "{coupon_code}" in text and not coupon:
         problems.append("text: 用了 {coupon_code} 却没选优惠券")
+    if mass and coupon:
+        problems.append("mass: 企业群发是同一段文字，带不了每人不同的券码")
     return problems
 
 
 async def create(redis: Any, *, name: str, text: str, segment: Segment, coupon: str = "", at: Optional[float] = None,
-                 by: str = "") -> str:
+                 by: str = "", mass: bool = False) -> str:
     push_id = f"p{int(await redis.incr(SEQ))}"
     when = time.time() if at is None else at
     pipe = redis.pipeline(transaction=True)
     pipe.hset(key(push_id), mapping={"name": name, "text": text, "segment": json.dumps(segment.to_dict(), ensure_ascii=False),
-                                     "coupon": coupon, "at": str(when), "by": by, "status": "scheduled",
+                                     "coupon": coupon, "at": str(when), "by": by, "status": "scheduled", "mass": "1" if mass else "",
                                      "created_at": str(time.time())})
     pipe.zadd(DUE, {push_id: when})
     pipe.zadd(INDEX, {push_id: time.time()})
@@ -168,7 +172,7 @@ async def report(redis: Any, push_id: str) -> Optional[Dict[str, Any]]:
             "segment": push.segment.to_dict(), "coupon": push.coupon, "targeted": push.targeted, "sent": sent,
             "refused": refused, "undeliverable": undeliverable, "in_doubt": in_doubt,
             "postponed": by_prefix("postponed:"), "waiting": max(0, push.targeted - finished),
-            "replied_24h": stats.get("replied", 0), "coupons_issued": stats.get("coupons", 0)}
+            "replied_24h": stats.get("replied", 0), "coupons_issued": stats.get("coupons", 0), "mass": push.mass}
 
 
 async def recent(redis: Any, count: int = 50) -> List[str]:

@@ -28,7 +28,7 @@ from arq.worker import func
 from actions.outbox import GRANT_PREFIX
 from actions.services import coupons
 from actions.services.catalog import catalog
-from bot.outbound import dispatch, pushes, reminders
+from bot.outbound import dispatch, mass, pushes, reminders
 from bot.outbound.audience import facts_of
 from bot.outbound.channels import ChannelSender
 from bot.outbound.deliveries import NOTICE_STATS
@@ -68,7 +68,7 @@ async def startup(ctx: Dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: Dict[str, Any]) -> None:
-    await ctx["sender"].http.close()
+    await ctx["sender"].close()
 
 
 # --- the sweep: durable records → jobs --------------------------------------------------
@@ -135,18 +135,32 @@ async def push_batch(ctx: Dict[str, Any], push_id: str, start: int, end: int, fi
                                            _job_id=f"batch:{push_id}:{start}:{resume}:{int(until)}",
                                            _defer_until=datetime.fromtimestamp(until, timezone.utc))
             return {"push": push_id, "resumes_at": until, **counts}
-    await pushes.batch_done(redis, push, start)
+    if await pushes.batch_done(redis, push, start) and push.mass:
+        await ctx["redis"].enqueue_job("push_mass", push_id, _job_id=f"mass:{push_id}")
     return {"push": push_id, **counts}
 
 
-def _push_text(ctx: Dict[str, Any], push: pushes.Push, cid: str, now: datetime) -> dispatch.TextFor:
+async def push_mass(ctx: Dict[str, Any], push_id: str) -> Dict[str, Any]:
+    """After the last batch: guide-confirmed 群发 tasks for those outside the window."""
+    redis = ctx["redis_data"]
+    push = await pushes.get(redis, push_id)
+    if push is None or push.status == "cancelled" or not push.mass:
+        return {"push": push_id, "skipped": True}
+    text = await _push_text(ctx, push, "", ctx["clock"](), footer=False)()
+    return {"push": push_id, **await mass.send_tasks(redis, ctx["sender"].http, push, text,
+                                                      ctx["settings"].local_day(ctx["clock"]()))}
+
+
+def _push_text(ctx: Dict[str, Any], push: pushes.Push, cid: str, now: datetime, footer: bool = True) -> dispatch.TextFor:
     async def text() -> str:
         persona = load_persona()
         body = render_text(push.text, persona, load_facts())
         if push.coupon:
             code = await _push_coupon(ctx, push, cid, now)
-            body = body.replace("{coupon_code}", code) if "{coupon_code}" in body else f"{body}\n券码 {code}"
-        return f"{body}\n\n{system_text('outbound_footer', persona)}"
+            body = body.replace("{coupon_code}", code) if "{coupon_code}" in body else \
+                f"{body}\n{catalog().formats['push_coupon_line'].format(code=code)}"
+        # a 群发 comes from the guide's own WeCom account: "TD" there reaches the guide, not us
+        return f"{body}\n\n{system_text('outbound_footer', persona)}" if footer else body
     return text
 
 
@@ -156,7 +170,7 @@ async def _push_coupon(ctx: Dict[str, Any], push: pushes.Push, cid: str, now: da
                                  grant_id=f"{GRANT_PREFIX}push:{push.id}:{cid}")
     if issued.status == "issued":
         await ctx["redis_data"].hincrby(pushes.stats_key(push.id), "coupons", 1)
-    return issued.code or "（券已发完，回复转人工帮你补）"
+    return issued.code or catalog().formats["push_coupon_out"]
 
 
 # --- notices ---------------------------------------------------------------------------
@@ -208,7 +222,8 @@ def worker_settings(**overrides: Any) -> Dict[str, Any]:
     settings: Dict[str, Any] = dict(
         # every job fits in one timeout: arq keeps a job "in progress" for the longest timeout
         # (+10 s), which is how long a job of a killed worker waits before another takes it
-        functions=[func(run_push, max_tries=20), func(push_batch, max_tries=50), func(deliver_notice, max_tries=20)],
+        functions=[func(run_push, max_tries=20), func(push_batch, max_tries=50), func(deliver_notice, max_tries=20),
+                   func(push_mass, max_tries=5)],
         cron_jobs=[cron(sweep, second=sweep_seconds(), run_at_startup=True, unique=True),
                    daily(reminders.checkin_reminders, "OUTBOUND_CHECKIN_REMINDER_AT", "20:00"),
                    daily(reminders.coupon_reminders, "OUTBOUND_COUPON_REMINDER_AT", "10:00"),

@@ -230,6 +230,21 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
             answer["qr_code"] = f"https://wework.qpic.cn/wwpic/{config_id}/0"
         return record(request, answer)
 
+    @app.post("/cgi-bin/externalcontact/add_msg_template")
+    async def add_msg_template(request: Request) -> HTTPResponse:
+        """企业群发: a task the sender (a guide) confirms in the WeCom client; ids the stand-in
+        knows as invalid (kf_invalid) come back in fail_list, as WeCom lists non-contacts."""
+        problem = await guarded(request)
+        if problem:
+            return record(request, problem)
+        body = request.json or {}
+        users = [str(u) for u in body.get("external_userid") or []]
+        if body.get("chat_type", "single") != "single" or not users or len(users) > 10000 or \
+                not (body.get("text") or {}).get("content"):
+            return record(request, error(40058))
+        return record(request, {"errcode": 0, "errmsg": "ok", "fail_list": [u for u in users if u in state.kf_invalid],
+                                "msgid": f"msgGCAAA{secrets.token_hex(10)}"})
+
     @app.post("/cgi-bin/externalcontact/del_contact_way")
     async def del_contact_way(request: Request) -> HTTPResponse:
         problem = await guarded(request)

@@ -126,9 +126,14 @@ class MPClient(BaseClient):
     def _token_params(self) -> Dict[str, str]:
         return {"grant_type": "client_credential", "appid": self.appid, "secret": self.secret}
 
+    SEND_TEXT = "/cgi-bin/message/custom/send"
+
+    @staticmethod
+    def text_body(openid: str, content: str) -> Dict[str, Any]:
+        return {"touser": openid, "msgtype": "text", "text": {"content": content}}
+
     async def send_text(self, openid: str, content: str) -> Dict[str, Any]:
-        return await self.call("/cgi-bin/message/custom/send",
-                               {"touser": openid, "msgtype": "text", "text": {"content": content}})
+        return await self.call(self.SEND_TEXT, self.text_body(openid, content))
 
     async def user_info(self, openid: str) -> Dict[str, Any]:
         """cgi-bin/user/info: subscribe, openid, and unionid when the account is bound to an open platform."""
@@ -163,9 +168,14 @@ class KFClient(WeComClient):
             body["token"] = token
         return await self.call("/cgi-bin/kf/sync_msg", body)
 
+    SEND_TEXT = "/cgi-bin/kf/send_msg"
+
+    @staticmethod
+    def text_body(touser: str, open_kfid: str, content: str) -> Dict[str, Any]:
+        return {"touser": touser, "open_kfid": open_kfid, "msgtype": "text", "text": {"content": content}}
+
     async def send_text(self, touser: str, open_kfid: str, content: str) -> Dict[str, Any]:
-        return await self.call("/cgi-bin/kf/send_msg",
-                               {"touser": touser, "open_kfid": open_kfid, "msgtype": "text", "text": {"content": content}})
+        return await self.call(self.SEND_TEXT, self.text_body(touser, open_kfid, content))
 
     async def send_menu(self, touser: str, open_kfid: str, head: str, items: List[Tuple[str, str]], tail: str = "") -> Dict[str, Any]:
         menu: Dict[str, Any] = {"head_content": head,
@@ -230,6 +240,14 @@ class WeComAppClient(WeComClient):
         if remark:
             body["remark"] = remark[:30]
         return await self.call("/cgi-bin/externalcontact/add_contact_way", body)
+
+    async def add_msg_template(self, sender: str, external_userids: List[str], content: str) -> Dict[str, Any]:
+        """externalcontact/add_msg_template (企业群发): a task the guide `sender` confirms in the
+        WeCom client before anything reaches the customers; `fail_list` names ids that are not
+        the guide's contacts. One task per guide, up to 10,000 customers."""
+        return await self.call("/cgi-bin/externalcontact/add_msg_template",
+                               {"chat_type": "single", "external_userid": list(external_userids), "sender": sender,
+                                "text": {"content": content}})
 
     async def del_contact_way(self, config_id: str) -> Dict[str, Any]:
         return await self.call("/cgi-bin/externalcontact/del_contact_way", {"config_id": config_id})

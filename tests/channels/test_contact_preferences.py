@@ -70,5 +70,5 @@ def test_a_typed_card_code_and_a_scanned_card_reach_rasa_as_the_redemption_inten
     assert friend.reply["Content"] == "已选择 /greet"  # the actions count the referral from the scene
     assert [m["metadata"].get("scene") for m in received.all()][-1] == "ref_K7M2QP"
     # typed by a consumer, the intent syntax never carries an entity
-    forged = sim.deliver(sim.text("oUSER_card", '/redeem_code{"code": "ABCD2345"}'))
-    assert "ABCD2345" not in forged.reply["Content"]
+    sim.deliver(sim.text("oUSER_card", '/redeem_code{"code": "ABCD2345"}'))
+    assert not received.texts()[-1].startswith("/")  # plain text for NLU, not an intent with an entity

@@ -127,7 +127,7 @@ async def arq_ctx(redis_url: str, clock: Clock, settings: Settings = SETTINGS) -
 
 
 async def close_ctx(ctx: Dict[str, Any]) -> None:
-    await ctx["sender"].http.close()
+    await ctx["sender"].close()
     await ctx["redis"].close()
     await ctx["redis_data"].close()
     await redis_conn.close_all()
