@@ -5,7 +5,8 @@ A push created with `mass` asks, once its batches are done: of the customers ref
 and a bound guide, issue 12's 锁客) get the text through `externalcontact/add_msg_template`:
 one task per guide, which the guide confirms in the WeCom client (nothing reaches a
 customer before that). WeCom lets an enterprise send each customer a limited number of
-群发 messages; we keep to one a day per customer (`{brand}:cust:<cid>:mass_on:<day>`).
+群发 messages; we keep to one a day per customer (`{brand}:cust:<cid>:mass_on:<day>`, set once
+WeCom accepted the task).
 
 `{brand}:push:<id>:mass` (hash): `<guide>` → `sending` | the task's msgid | `failed:<errcode>`,
 `<guide>:count` → customers in the task, `<guide>:failed` → ids WeCom refused (fail_list).
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 from bot.outbound import deliveries, pushes
 from bot.outbound.policy import OUTSIDE_WINDOW
@@ -45,10 +46,14 @@ def contact_client(redis: Any, http: HttpJson) -> WeComAppClient:
                           env_str("WECOM_AGENT_ID") or "contact", http=http)
 
 
-async def audience(redis: Any, push_id: str, day: int) -> Dict[str, List[str]]:
-    """guide → external_userids of the push's outside-window customers who may get a 群发 today."""
+def day_key(cid: str, day: int) -> str:
+    return f"{CUSTOMER}{cid}:mass_on:{day}"
+
+
+async def audience(redis: Any, push_id: str, day: int) -> Dict[str, List[Tuple[str, str]]]:
+    """guide → (cid, external_userid) of the push's outside-window customers who had no 群发 today."""
     cids = await pushes.batch_targets(redis, push_id, 0, 10 ** 9)
-    by_guide: Dict[str, List[str]] = defaultdict(list)
+    by_guide: Dict[str, List[Tuple[str, str]]] = defaultdict(list)
     for start in range(0, len(cids), 500):
         chunk = cids[start:start + 500]
         pipe = redis.pipeline(transaction=False)
@@ -56,14 +61,17 @@ async def audience(redis: Any, push_id: str, day: int) -> Dict[str, List[str]]:
             pipe.hmget(deliveries.key(f"push:{push_id}:{cid}"), "status", "reason")
             pipe.hget(f"{CUSTOMER}{cid}:profile", "guide")
             pipe.smembers(f"{CUSTOMER}{cid}:idents")
+            pipe.exists(day_key(cid, day))
         answers = await pipe.execute()
         for index, cid in enumerate(chunk):
-            (status, reason), guide, idents = answers[3 * index: 3 * index + 3]
+            (status, reason), guide, idents, had_one = answers[4 * index: 4 * index + 4]
+            if had_one:
+                continue
             if _text(status or "") != "refused" or _text(reason or "") != OUTSIDE_WINDOW or not guide:
                 continue
             external = sorted(sender.split(_text(i))[1] for i in idents if _text(i).startswith(sender.WECOM_KF + ":"))
-            if external and await redis.set(f"{CUSTOMER}{cid}:mass_on:{day}", push_id, nx=True, ex=DAILY_LIMIT_TTL_S):
-                by_guide[_text(guide)].append(external[0])
+            if external:
+                by_guide[_text(guide)].append((cid, external[0]))
     return dict(by_guide)
 
 
@@ -71,7 +79,8 @@ async def send_tasks(redis: Any, http: HttpJson, push: pushes.Push, text: str, d
     """One 群发 task per guide, each asked of WeCom once."""
     client = contact_client(redis, http)
     counts = {"tasks": 0, "customers": 0, "failed": 0, "in_doubt": 0}
-    for guide, users in sorted((await audience(redis, push.id, day)).items()):
+    for guide, members in sorted((await audience(redis, push.id, day)).items()):
+        users = [external for _, external in members]
         if not await redis.hsetnx(mass_key(push.id), guide, "sending"):
             if _text(await redis.hget(mass_key(push.id), guide)) == "sending":
                 counts["in_doubt"] += 1
@@ -85,6 +94,11 @@ async def send_tasks(redis: Any, http: HttpJson, push: pushes.Push, text: str, d
             counts["failed"] += 1
             continue
         refused = [str(u) for u in answer.get("fail_list") or []]
+        pipe = redis.pipeline(transaction=False)
+        for cid, external in members:
+            if external not in refused:
+                pipe.set(day_key(cid, day), push.id, ex=DAILY_LIMIT_TTL_S)
+        await pipe.execute()
         await redis.hset(mass_key(push.id), mapping={guide: str(answer.get("msgid") or ""),
                                                      f"{guide}:count": len(users) - len(refused),
                                                      f"{guide}:failed": ",".join(refused)})

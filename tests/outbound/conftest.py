@@ -65,7 +65,7 @@ def stand_in_url(run_dir) -> Iterator[str]:
 def worker_env(redis_url: str, stand_in_url: str) -> Dict[str, str]:
     return {"REDIS_URL": redis_url, "WECHAT_API_BASE": stand_in_url, "WECOM_API_BASE": stand_in_url,
             "WECHAT_MP_APPID": "wxOUTBOUND", "WECHAT_MP_SECRET": "mpsecret", "WECOM_CORP_ID": "wwOUTBOUND",
-            "WECOM_KF_SECRET": "kfsecret", "PERSONA": "qiqi", "OUTBOUND_RATE_PER_S": "1000"}
+            "WECOM_KF_SECRET": "kfsecret", "WECOM_SECRET": "appsecret", "WECOM_AGENT_ID": "1000002", "PERSONA": "qiqi", "OUTBOUND_RATE_PER_S": "1000"}
 
 
 @pytest.fixture
