@@ -5,7 +5,7 @@ bot/console/app.py:
 
     GET  /api/ops/pushes                      {"pushes": [report]}, the newest 50 (bot/outbound/pushes.py)
     POST /api/ops/pushes/preview              {"segment": {...}} -> {"customers": n}
-    POST /api/ops/pushes                      {name, text, segment, coupon?, at?} -> 201 {"push": id, "report": {...}}
+    POST /api/ops/pushes                      {name, text, segment, coupon?, at?, mass?} -> 201 {"push": id, "report": {...}}
                                               at: the brand's local time ("2026-12-03T10:00"), empty = now
     GET  /api/ops/pushes/<id>                 report
     POST /api/ops/pushes/<id>/cancel          {"cancelled": true|false}
@@ -232,7 +232,8 @@ def outbound_blueprint() -> Blueprint:
         coupon = _text_field(body, "coupon", "优惠券").strip()
         segment = segment_arg(body.get("segment"), cat)
         at = at_arg(body.get("at"), Settings.from_env().timezone)
-        problems = pushes.validate(name, text, coupon, cat.coupons)
+        mass_too = body.get("mass") is True  # also a guide-confirmed 企业群发 outside the window
+        problems = pushes.validate(name, text, coupon, cat.coupons, mass_too)
         if len(name) > NAME_LIMIT:
             problems.append(f"name: 推送名称最多 {NAME_LIMIT} 字")
         if problems:
@@ -240,7 +241,7 @@ def outbound_blueprint() -> Blueprint:
                           "problems": problems}, 400)
         redis = get_redis()
         push_id = await pushes.create(redis, name=name, text=text.strip(), segment=segment, coupon=coupon, at=at,
-                                      by=_by(session))
+                                      by=_by(session), mass=mass_too)
         logger.info("Outbound API: push %s created by %s", push_id, session.account.username)
         return reply({"push": push_id, "report": await pushes.report(redis, push_id)}, 201)
 

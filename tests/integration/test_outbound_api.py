@@ -214,7 +214,13 @@ def test_validation_problems_are_said_in_chinese_and_create_nothing(console: Ops
     bad_time = ops.post(console.url + "/api/ops/pushes", json={
         "name": "券", "text": "你好", "segment": {}, "at": "明天上午"}, timeout=10)
     assert bad_time.status_code == 400 and "发送时间" in chinese(bad_time)
+    mass_with_codes = ops.post(console.url + "/api/ops/pushes", json={
+        "name": "群发", "text": "你好", "segment": {}, "coupon": "welcome", "mass": True}, timeout=10)
+    assert mass_with_codes.status_code == 400 and "群发" in chinese(mass_with_codes)
     assert run(console, lambda c: c.zcard("{brand}:push:index")) == count
+    mass = ops.post(console.url + "/api/ops/pushes", json={
+        "name": "群发", "text": "你好", "segment": {}, "mass": True, "at": "2099-01-01T10:00"}, timeout=10)
+    assert mass.status_code == 201 and mass.json()["report"]["mass"] is True
 
 
 def test_cancel_stops_an_unfinished_push_once(console: OpsConsole, ops: requests.Session) -> None:

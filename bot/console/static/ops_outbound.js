@@ -207,6 +207,9 @@
     });
     form.appendChild(labelled("随推送发券", n.coupon, "outbound-field-inline"));
 
+    n.mass = input("checkbox", "outbound-mass");
+    form.appendChild(labelled("48 小时外的顾客，由专属导购在企业微信确认后群发（不能带券）", n.mass, "outbound-field-inline"));
+
     n.at = input("datetime-local", "outbound-at");
     var zone = cat.timezone === "Asia/Shanghai" ? "北京时间" : cat.timezone;
     form.appendChild(labelled("发送时间（" + zone + "，不填为立即发送）", n.at, "outbound-field-inline"));
@@ -220,7 +223,8 @@
 
   function createPush() {
     var n = state.nodes;
-    var body = { name: n.name.value, text: n.text.value, segment: segment(), coupon: n.coupon.value, at: n.at.value };
+    var body = { name: n.name.value, text: n.text.value, segment: segment(), coupon: n.coupon.value, at: n.at.value,
+                 mass: n.mass.checked };
     var who = state.preview === null ? "这部分顾客" : "预计 " + state.preview + " 位顾客";
     if (!window.confirm("给" + who + "发送「" + (body.name || "未命名") + "」？" + (body.at ? "" : "将立即开始发送。"))) return;
     clear(n.problems);
