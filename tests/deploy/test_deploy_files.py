@@ -39,7 +39,7 @@ def test_manifests_match_the_kubernetes_schemas():
 
 def test_every_container_has_readiness_and_liveness_probes():
     deployments = [d for d in documents() if d["kind"] == "Deployment"]
-    assert {d["metadata"]["name"] for d in deployments} == {"rasa", "actions", "console"}
+    assert {d["metadata"]["name"] for d in deployments} == {"rasa", "actions", "console", "outbound"}
     for deployment in deployments:
         for container in deployment["spec"]["template"]["spec"]["containers"]:
             assert "readinessProbe" in container and "livenessProbe" in container, container["name"]

@@ -67,6 +67,9 @@ def test_a_worker_killed_mid_push_and_restarted_sends_each_message_exactly_once(
     try:
         report = wait_for(lambda: (lambda r: r if r["status"] == "done" else None)(run(status)), timeout_s=120,
                           interval_s=0.5)
+        probe = subprocess.run([sys.executable, "-m", "bot.outbound", "--check"], cwd=ROOT, timeout=60,
+                               env={**os.environ, **worker_env(redis_url, stand_in_url), "PYTHONPATH": str(ROOT)})
+        assert probe.returncode == 0  # the container probe sees a live worker
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(timeout=20)
