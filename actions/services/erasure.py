@@ -243,6 +243,15 @@ async def _plan_outbound(client: aioredis.Redis, cid: str, senders: Set[str], re
         result.add("restock_wishes", 1, lambda c, k=restock.waiting_key(product): c.srem(k, cid))
     for used in await client.lrange(f"{PREFIX}{cid}:codes", 0, -1):
         result.add("redeemed_codes", 1, lambda c, k=codes.code_key(used): c.hset(k, "used_by", "erased"))
+    # reward grants whose key does not carry `:<cid>:` (a code's, a push's coupon)
+    grants = [g for g in [codes.grant_id(u) for u in await client.lrange(f"{PREFIX}{cid}:codes", 0, -1)]
+              + await _scan(client, f"{_glob(outbox.GRANT_PREFIX)}push:*:{_glob(cid)}")
+              if await client.hget(g, "cid") == cid]
+
+    async def drop_grants(c: aioredis.Redis, keys: List[str] = grants) -> None:
+        await c.zrem(coupons.OUTBOX, *keys)
+        await c.delete(*keys)
+    result.add("reward_grants", len(grants), drop_grants)
 
 
 async def _plan_inbox(client: aioredis.Redis, cid: str, result: Plan) -> None:

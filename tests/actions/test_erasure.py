@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import secrets
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from actions.faq import inbox
 from actions.faq.settings import load_settings
-from actions.services import checkin, coupons, customers, lottery, prizes, store, tags
+from actions.services import checkin, codes, coupons, customers, lottery, prizes, referrals, restock, shipping, store, tags
 from actions.services.catalog import catalog
 from actions.services.clock import utc_now
-from common import handoff_routing, handoff_session, inbox_store, traffic_log
+from common import contact_state, handoff_routing, handoff_session, inbox_store, traffic_log
 from common.key_tags import MARKETING as TAG
 
 _spec = importlib.util.spec_from_file_location("ops", Path(__file__).resolve().parents[2] / "scripts" / "ops.py")
@@ -68,7 +69,25 @@ async def _seed(client, openid: str, unionid: str, text: str, phone: str) -> str
     job = {"openid": openid, "text": text, "direct": None, "metadata": {"openid": openid}}
     await client.zadd("wx:acked:wechat_mp", {json.dumps({"key": f"wx:dedup:wechat_mp:msg:{openid}", "job": job},
                                                         sort_keys=True, ensure_ascii=False): 1700000000})
+    # issue 14: the contact window and 退订, a push delivery and a notice, 一客一码, 到货通知, a 包裹卡 code
+    await contact_state.record_inbound(client, sender, 1700000000)
+    await contact_state.set_opt_out(client, sender, True)
+    await client.hset(f"{TAG}out:push:p1:{cid}", mapping={"status": "sent", "sender": sender})
+    shipped = await shipping_notice(client, cat, cid, now, phone)
+    invite = await referrals.code_of(client, cid)
+    await client.sadd(referrals.INVITEES, cid)
+    await restock.subscribe(client, cid, cat.products[0])
+    batch = codes.Batch(f"pkg-{secrets.token_hex(3)}", coupon="welcome")
+    (card,) = await codes.create_batch(client, batch, 1, now)
+    await codes.redeem(client, cat, cid, card, now)
+    assert shipped and invite
     return cid
+
+
+async def shipping_notice(client, cat, cid: str, now, phone: str) -> str:
+    claim_id = await prizes.create(client, cid, "checkin", "m21", "physical", now)
+    await prizes.save_address(client, cid, claim_id, {**PERSONAL, "recipient_phone": phone}, now)
+    return await shipping.mark_shipped(client, cat, claim_id, "顺丰", "SF1234567890", now, "ops")
 
 
 async def _snapshot(client) -> dict:
@@ -127,7 +146,8 @@ def test_erase_removes_one_customer_everywhere_and_leaves_the_other(redis_server
     for kind in ("identities", "claims", "customer_keys", "checkin_keys", "lottery_keys", "trackers",
                  "option_menus", "dedup_keys", "channel_caches", "inbox_messages", "inbox_samples", "issued_code_links",
                  "idempotency_keys", "reward_grants", "unanswered_callbacks", "handoff_requests", "handoff_open",
-                 "turn_log_entries",
+                 "turn_log_entries", "contact_records", "deliveries", "notices", "invite_code", "invitee_entries",
+                 "restock_wishes", "redeemed_codes",
                  f"stream_entries:{handoff_routing.COMPLAINTS}", f"stream_entries:{store.ALERTS}"):
         assert removed.get(kind, 0) >= 1, kind
     assert removed["trackers"] == 2  # namespaced and legacy
