@@ -171,6 +171,24 @@ class Camp:
         return self.tips[min(day, len(self.tips)) - 1] if self.tips else ""
 
 
+@dataclass(frozen=True)
+class MessageTemplate:
+    """A 公众号 模板消息 for one notice kind (templates.yml)."""
+    template_id: str
+    fields: Dict[str, str]
+
+    def data(self, values: Dict[str, str]) -> Dict[str, Dict[str, str]]:
+        """The template's `data`, each value within WeChat's length for its field type."""
+        filled = {}
+        for key, pattern in self.fields.items():
+            value = pattern
+            for name, text in values.items():
+                value = value.replace("{" + name + "}", text)
+            limit = 20 if key.startswith("thing") else 32 if key.startswith("character_string") else 200
+            filled[key] = {"value": value[:limit]}
+        return filled
+
+
 @dataclass
 class Catalog:
     timezone: str
@@ -184,6 +202,7 @@ class Catalog:
     formats: Dict[str, Any] = field(default_factory=dict)
     referrals: Referrals = field(default_factory=Referrals)
     camps: List[Camp] = field(default_factory=list)
+    templates: Dict[str, MessageTemplate] = field(default_factory=dict)  # notice kind → configured template
     _by_name: Dict[str, List[str]] = field(default_factory=dict)
 
     def resolve_tag(self, text: str) -> Optional[str]:
@@ -276,6 +295,9 @@ def load_catalog(directory: Optional[Path] = None) -> Catalog:
         formats=_load("formats.yml", directory),
         referrals=_referrals(campaigns.get("referrals") or {}),
         camps=_camps(campaigns.get("camps") or (), _optional("camp_tips.yml", directory).get("camp_tips") or {}),
+        templates={str(kind): MessageTemplate(str(t["template_id"]), {str(k): str(v) for k, v in (t.get("fields") or {}).items()})
+                   for kind, t in (_optional("templates.yml", directory).get("templates") or {}).items()
+                   if t and t.get("template_id")},
     )
 
 

@@ -43,6 +43,7 @@ class Prepared:
     bodies: List[Dict[str, Any]] = field(default_factory=list)  # one per message part
     held: Optional[HeldPost] = None
     outcome: Optional[Outcome] = None  # decided already (no channel, API unreachable)
+    path: str = ""
 
 
 class ChannelSender:
@@ -76,16 +77,26 @@ class ChannelSender:
             bodies = [KFClient.text_body(user, facts.open_kfid, part) for part in parts]
         else:
             return Prepared(outcome=Outcome(False, -1, f"no proactive channel for {channel}"))
+        return await self._hold(client, client.SEND_TEXT, bodies, user)
+
+    async def prepare_template(self, facts: Facts, template_id: str, data: Dict[str, Any], client_msg_id: str) -> Prepared:
+        """A 公众号 模板消息 outside the 48-hour window (its client_msg_id: the delivery id)."""
+        channel, user = sender.split(facts.sender_id)
+        if channel != sender.WECHAT_MP:
+            return Prepared(outcome=Outcome(False, -1, f"no template messages on {channel}"))
+        return await self._hold(self.mp(), MPClient.SEND_TEMPLATE,
+                                [MPClient.template_body(user, template_id, data, client_msg_id)], user)
+
+    async def _hold(self, client: BaseClient, path: str, bodies: List[Dict[str, Any]], user: str) -> Prepared:
         try:
             token = await client.tokens.get()
-            held = await HeldPost.start(self.connections, client.base_url + client.SEND_TEXT,
-                                        {"access_token": token}, bodies[0])
+            held = await HeldPost.start(self.connections, client.base_url + path, {"access_token": token}, bodies[0])
         except ApiError as error:  # no token: nothing was sent
             return Prepared(outcome=Outcome(False, error.errcode, error.errmsg, unreachable=True))
         except (HeldPostError, OSError) as error:
             logger.warning("Outbound: API unreachable for %s (%s).", mask_id(user), error)
             return Prepared(outcome=Outcome(False, -1, "api unreachable", unreachable=True))
-        return Prepared(client, token, bodies, held)
+        return Prepared(client, token, bodies, held, path=path)
 
     def abort(self, prepared: Prepared) -> None:
         if prepared.held is not None:
@@ -98,18 +109,18 @@ class ChannelSender:
         try:
             answer = await prepared.held.commit()
         except Exception as error:  # complete request, no answer: WeChat may have shown it
-            logger.warning("Outbound: no answer from %s (%s); in doubt, not repeated.", client.SEND_TEXT,
+            logger.warning("Outbound: no answer from %s (%s); in doubt, not repeated.", prepared.path,
                            type(error).__name__)
             return Outcome(False, NO_ANSWER, f"no answer ({type(error).__name__})")
         errcode = int(answer.get("errcode") or 0)
         try:
             if errcode in TOKEN_ERRORS:  # refused before anything was shown: again with a new token
                 await client.tokens.invalidate(prepared.token)
-                await client.call(client.SEND_TEXT, prepared.bodies[0])
+                await client.call(prepared.path, prepared.bodies[0])
             elif errcode:
                 return Outcome(False, errcode, str(answer.get("errmsg", "")))
             for body in prepared.bodies[1:]:
-                await client.call(client.SEND_TEXT, body)
+                await client.call(prepared.path, body)
         except ApiError as error:
             logger.info("Outbound: %s refused (errcode %s).", error.path, error.errcode)
             return Outcome(False, error.errcode, error.errmsg)

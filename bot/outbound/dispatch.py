@@ -9,13 +9,13 @@ import asyncio
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
 
 from bot.outbound import deliveries
 from bot.outbound.channels import ChannelSender
-from bot.outbound.policy import MARKETING, OUTSIDE_WINDOW, Decision, Facts, Settings, decide
+from bot.outbound.policy import MARKETING, Facts, Settings, decide
 from common import sender
 from common.privacy import mask_id
 
@@ -54,11 +54,10 @@ TextFor = Callable[[], Awaitable[str]]
 
 async def deliver(redis: Any, channel_sender: ChannelSender, *, delivery_id: str, stats_key: str, cid: str,
                   facts: Facts, kind: str, text_for: TextFor, now: datetime, settings: Settings,
-                  push_id: str = "") -> Result:
-    decision = decide(facts, kind, now, settings)
+                  push_id: str = "", template: Optional[Tuple[str, Dict[str, Any]]] = None) -> Result:
+    """`template`: (template_id, data) of the brand's 模板消息 for this message, if it has one."""
+    decision = decide(replace(facts, has_template=template is not None), kind, now, settings)
     stamp = now.timestamp()
-    if decision.action == "template":  # no 模板消息 configured for proactive texts yet
-        decision = Decision("refuse", OUTSIDE_WINDOW)
     if decision.action == "postpone":
         await deliveries.set_aside(redis, delivery_id, stats_key, "postponed", decision.reason, stamp)
         return Result("postponed", decision.reason, decision.until)
@@ -70,7 +69,10 @@ async def deliver(redis: Any, channel_sender: ChannelSender, *, delivery_id: str
     kf = sender.split(facts.sender_id)[0] == sender.WECOM_KF
     # the request is written up to its last byte before the claim, the last byte after it
     # (bot/outbound/held_post.py): a worker killed at any point neither loses nor repeats it
-    prepared = await channel_sender.prepare(facts, await text_for())
+    if decision.action == "template":  # outside the window: the brand's 模板消息, one per client_msg_id
+        prepared = await channel_sender.prepare_template(facts, template[0], template[1], delivery_id)
+    else:
+        prepared = await channel_sender.prepare(facts, await text_for())
     if prepared.outcome is not None and prepared.outcome.unreachable:
         return Result("retry", "api_unreachable")  # nothing claimed, nothing sent
     claimed = await deliveries.claim(redis, delivery_id, stats_key, cid=cid, sender_id=facts.sender_id,

@@ -188,9 +188,11 @@ async def deliver_notice(ctx: Dict[str, Any], notice_id: str) -> Dict[str, Any]:
     async def text() -> str:
         return system_text(f"outbound_{kind}", **values)
 
+    found = catalog().templates.get(kind)  # the brand's 模板消息 for this kind, outside the window
     result = await dispatch.deliver(redis, ctx["sender"], delivery_id=f"notice:{notice_id}", stats_key=NOTICE_STATS,
                                     cid=cid, facts=facts, kind=NOTICE, text_for=text, now=now,
-                                    settings=ctx["settings"])
+                                    settings=ctx["settings"],
+                                    template=(found.template_id, found.data(values)) if found else None)
     if result.state in ("postponed", "retry"):
         until = result.until.timestamp() if result.until else time.time() + 60
         await redis.hset(notices.key(notice_id), mapping={"status": "postponed", "reason": result.reason})

@@ -26,7 +26,8 @@ from sanic.response import HTTPResponse
 
 from bot.stand_in.state import ERRMSG, KF_SENDABLE, StandInState, error
 
-SEND_PATHS = ("/cgi-bin/message/custom/send", "/cgi-bin/kf/send_msg", "/cgi-bin/kf/send_msg_on_event",
+SEND_PATHS = ("/cgi-bin/message/custom/send", "/cgi-bin/message/template/send", "/cgi-bin/kf/send_msg",
+              "/cgi-bin/kf/send_msg_on_event",
               "/cgi-bin/message/send", "/cgi-bin/externalcontact/send_welcome_msg")
 
 
@@ -83,6 +84,24 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
     async def custom_send(request: Request) -> HTTPResponse:
         problem = await guarded(request)
         return record(request, problem or {"errcode": 0, "errmsg": "ok"})
+
+    @app.post("/cgi-bin/message/template/send")
+    async def template_send(request: Request) -> HTTPResponse:
+        """模板消息: `client_msg_id` makes a repeat of the same openid + id a no-op (WeChat: one
+        message per pair for 10 minutes); the repeat is answered ok but not delivered again."""
+        problem = await guarded(request)
+        if problem:
+            return record(request, problem)
+        body = request.json or {}
+        if not body.get("touser") or not body.get("template_id") or not isinstance(body.get("data"), dict):
+            return record(request, error(40058))
+        pair = f"{body['touser']}:{body.get('client_msg_id') or ''}"
+        if body.get("client_msg_id") and pair in state.template_ids:
+            return record(request, {"errcode": 0, "errmsg": "ok", "msgid": state.template_ids[pair], "repeat": True})
+        msgid = int(next(state.counter)) + 2000000000
+        if body.get("client_msg_id"):
+            state.template_ids[pair] = msgid
+        return record(request, {"errcode": 0, "errmsg": "ok", "msgid": msgid})
 
     @app.get("/cgi-bin/user/info")
     async def mp_user_info(request: Request) -> HTTPResponse:
@@ -279,7 +298,7 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
     async def read_sent(_: Request) -> HTTPResponse:
         """Messages the APIs accepted (errcode 0), in order."""
         sent = [{"path": c["path"], "body": c["body"]} for c in state.calls
-                if c["path"] in SEND_PATHS and c["response"].get("errcode") == 0]
+                if c["path"] in SEND_PATHS and c["response"].get("errcode") == 0 and not c["response"].get("repeat")]
         return response.json({"sent": sent}, ensure_ascii=False)
 
     @app.post("/_stand_in/kf/enqueue")
@@ -361,6 +380,7 @@ def create_app(name: str = "wechat_stand_in") -> Sanic:
     @app.post("/_stand_in/reset")
     async def reset(_: Request) -> HTTPResponse:
         state.calls.clear()
+        state.template_ids.clear()
         state.forced.clear()
         state.kf_queues.clear()
         state.service_states.clear()

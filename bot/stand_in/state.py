@@ -60,6 +60,7 @@ class StandInState:
     oauth_codes: Dict[str, str] = field(default_factory=dict)  # code -> userid, each usable once
     welcome_codes: Dict[str, float] = field(default_factory=dict)  # WelcomeCode -> expiry (epoch s), usable once
     contact_ways: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # config_id -> add_contact_way body
+    template_ids: Dict[str, int] = field(default_factory=dict)  # "<openid>:<client_msg_id>" -> msgid
     page_size: int = 1000
     latency_s: float = 0.0
     counter: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))

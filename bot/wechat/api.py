@@ -135,6 +135,13 @@ class MPClient(BaseClient):
     async def send_text(self, openid: str, content: str) -> Dict[str, Any]:
         return await self.call(self.SEND_TEXT, self.text_body(openid, content))
 
+    SEND_TEMPLATE = "/cgi-bin/message/template/send"
+
+    @staticmethod
+    def template_body(openid: str, template_id: str, data: Dict[str, Any], client_msg_id: str) -> Dict[str, Any]:
+        """模板消息; `client_msg_id`: WeChat sends one message per openid + id (10 minutes)."""
+        return {"touser": openid, "template_id": template_id, "data": data, "client_msg_id": client_msg_id[:64]}
+
     async def user_info(self, openid: str) -> Dict[str, Any]:
         """cgi-bin/user/info: subscribe, openid, and unionid when the account is bound to an open platform."""
         return await self.get("/cgi-bin/user/info", {"openid": openid, "lang": "zh_CN"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import redis.asyncio as aioredis
+import requests
 
 from actions.services import prizes, shipping
 from actions.services.catalog import catalog
@@ -108,3 +109,41 @@ def test_outside_the_window_the_notice_is_not_sent_and_my_prizes_still_shows_it(
     assert result["state"] == "refused" and result["reason"] == "outside_window"
     assert stand_in.sent() == []
     assert claim.status == prizes.SHIPPED  # 我的奖品 reads the claim (tests/actions/test_prize_form.py)
+
+
+def test_outside_the_window_a_configured_template_carries_the_notice_once(stand_in, redis_url, monkeypatch):
+    from actions.services.catalog import MessageTemplate
+
+    monkeypatch.setitem(catalog().templates, "prize_shipped", MessageTemplate(
+        "TPL_SHIPPED_01", {"thing1": "{prize}", "thing2": "{carrier}", "character_string3": "{tracking}"}))
+    clock = Clock(NOON)
+
+    async def body():
+        ctx = await arq_ctx(redis_url, clock)
+        redis = ctx["redis_data"]
+        cid = await World(redis, clock).customer("wechat_mp", "oTemplate", 80)
+        claim_id = await parcel_claim(redis, cid)
+        await shipping.mark_shipped(redis, catalog(), claim_id, "顺丰", "SF5555555555", NOON, "ops")
+        result = await outbound.deliver_notice(ctx, shipping.notice_id(claim_id))
+        kf_cid = await World(redis, clock).customer("wecom_kf", "wmNoTemplates", 80)
+        kf_claim = await parcel_claim(redis, kf_cid)
+        await shipping.mark_shipped(redis, catalog(), kf_claim, "顺丰", "SF5555555556", NOON, "ops")
+        kf_result = await outbound.deliver_notice(ctx, shipping.notice_id(kf_claim))
+        await close_ctx(ctx)
+        return claim_id, result, kf_result
+
+    claim_id, result, kf_result = run(body)
+    assert result["state"] == "sent"
+    (sent,) = stand_in.sent("/cgi-bin/message/template/send")
+    assert sent["touser"] == "oTemplate" and sent["template_id"] == "TPL_SHIPPED_01"
+    assert sent["data"]["character_string3"] == {"value": "SF5555555555"} and len(sent["data"]["thing1"]["value"]) <= 20
+    assert sent["client_msg_id"] == f"notice:shipped:{claim_id}"
+    assert kf_result["state"] == "refused" and kf_result["reason"] == "outside_window"  # 微信客服 has no templates
+    # the stand-in keeps WeChat's rule: one message per openid + client_msg_id, a repeat is answered only
+    token = requests.get(f"{stand_in.url}/cgi-bin/token", params={"grant_type": "client_credential", "appid": "wx",
+                                                                   "secret": "s"}, timeout=5).json()["access_token"]
+    for _ in range(2):
+        again = requests.post(f"{stand_in.url}/cgi-bin/message/template/send", params={"access_token": token},
+                              json=sent, timeout=5).json()
+        assert again["errcode"] == 0
+    assert len(stand_in.sent("/cgi-bin/message/template/send")) == 1
