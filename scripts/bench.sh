@@ -10,6 +10,9 @@ current="reports/bench/$(date -u +%Y%m%dT%H%M%SZ).jsonl"
 for bench in scripts/bench_*.py; do
   case "$bench" in
     scripts/bench_marketing.py) .venv/actions/bin/python "$bench" ;;
+    # one worker at the default 500 msg/s, then two at 200 msg/s: more than one worker
+    # sends alone (~150/s), less than two (~280/s), so the global rate limit must hold them
+    scripts/bench_outbound.py) .venv/rasa/bin/python "$bench"; .venv/rasa/bin/python "$bench" --workers 2 --rate 200 ;;
     *) .venv/rasa/bin/python "$bench" ;;
   esac
 done | tee "$current"

@@ -53,6 +53,7 @@ from actions.services import customers  # noqa: E402
 from bot.outbound import pushes  # noqa: E402
 from bot.outbound.segments import Segment  # noqa: E402
 from bot.outbound.worker import worker_settings  # noqa: E402
+from bot.redis_conn import make_redis  # noqa: E402
 from bot.redis_server import RedisServer, free_port  # noqa: E402
 from bot.stack import stand_in_service  # noqa: E402
 from common import contact_state  # noqa: E402
@@ -161,6 +162,23 @@ def stop_workers(started: List[Tuple[subprocess.Popen, Path]]) -> None:
             process.wait()
 
 
+def trouble_in(log_path: Path) -> str:
+    """A worker log's warnings, errors and tracebacks (the first 40 lines of them)."""
+    lines = log_path.read_text(errors="replace").splitlines()
+    picked, count, in_traceback = [], 0, False
+    for line in lines:
+        starts = line[:4].isdigit()  # a new log record (timestamp) ends a traceback
+        if starts:
+            in_traceback = False
+        if (starts and (" WARNING " in line or " ERROR " in line)) or line.startswith("Traceback"):
+            count += 1
+            in_traceback = True
+            picked.append(line)
+        elif in_traceback:
+            picked.append(line)
+    return "\n".join([f"bench_outbound: {log_path.name}: {count} warnings/errors"] + picked[:40])
+
+
 def memory_kb(pid: int) -> Dict[str, int]:
     """VmHWM (peak) and VmRSS of a live process, in kB."""
     found = {}
@@ -207,7 +225,7 @@ def api_view(api: str, latency_s: float) -> Tuple[collections.Counter, int]:
 
 
 async def bench(args: argparse.Namespace, redis_url: str, api: str, run_dir: Path) -> dict:
-    redis = aioredis.from_url(redis_url, decode_responses=True)
+    redis = make_redis(redis_url)
     try:
         started = time.perf_counter()
         made = await make_customers(redis, args.customers)
@@ -223,9 +241,7 @@ async def bench(args: argparse.Namespace, redis_url: str, api: str, run_dir: Pat
         finally:
             stop_workers(workers)
             for _, log_path in workers:
-                trouble = [line for line in log_path.read_text(errors="replace").splitlines()
-                           if " WARNING " in line or " ERROR " in line or "Traceback" in line]
-                log(f"bench_outbound: {log_path.name}: {len(trouble)} warnings/errors", *trouble[:10], sep="\n")
+                log(trouble_in(log_path))
         times = await redis.hmget(pushes.key(push_id), "created_at", "planned_at", "done_at")
         report = await pushes.report(redis, push_id)
     finally:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import List
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
-IDENTITY = ("bot", "messages_mix", "concurrent_users", "users", "customers", "turns")
+IDENTITY = ("bot", "messages_mix", "concurrent_users", "users", "customers", "turns", "worker_processes")
 
 
 def rows(path: Path) -> List[dict]:
