@@ -7,6 +7,7 @@ import redis as redis_sync
 
 from bot.persona import load_persona, system_text
 from bot.stand_in.simulator import WeChatSimulator
+from bot.wechat import kf_sync
 from common import contact_state
 from tests.channels import helpers as h
 from tests.channels.helpers import wait_for
@@ -56,6 +57,10 @@ def test_wecom_kf_records_the_account_and_counts_the_bots_replies_in_the_window(
     assert record["open_kfid"] == h.OPEN_KFID
     sent = [b for b in stand_in.sent(KF_SEND) if b["touser"] == "wmWindow"]
     assert int(record["kf_sent"]) == len(sent)  # text + menu: two of the window's five
+    # the sync is over (cursor kept, lock released) before the next test empties Redis
+    r = redis_sync.Redis.from_url(redis_url, decode_responses=True)
+    wait_for(lambda: r.get(kf_sync.cursor_key(h.OPEN_KFID)) == "c1"
+             and not r.exists(f"{kf_sync.TAG}sync-lock:{h.OPEN_KFID}"))
 
 
 def test_a_typed_card_code_and_a_scanned_card_reach_rasa_as_the_redemption_intent(apps, received):
