@@ -84,6 +84,9 @@ def app_env(redis_url: str, stand_in_url: str, run_dir: Path, **overrides: str) 
         # The kf backlog test drains 50 messages per customer at once; test_flood.py runs
         # its own apps with the real limits.
         "FLOOD_MAX_MESSAGES": "1000",
+        # no background handoff worker in the apps: the handoff tests drive one themselves, and a
+        # second one ticking in an app would race them over the same requests
+        "HANDOFF_TICK_S": "0",
     }
     env.update(overrides)
     return env
