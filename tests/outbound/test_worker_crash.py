@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 
 import redis.asyncio as aioredis
@@ -78,3 +79,40 @@ def test_a_worker_killed_mid_push_and_restarted_sends_each_message_exactly_once(
         (len(counts), collections.Counter(counts.values()), report)
     assert report["sent"] + report["in_doubt"] == CUSTOMERS and report["waiting"] == 0
     print(f"killed after {at_kill} sent; in doubt after the restart: {report['in_doubt']}")
+
+
+def test_the_worker_outlives_a_redis_restart_and_then_sends(stand_in, stand_in_url, run_dir):
+    from bot.redis_server import RedisServer, free_port
+
+    port = free_port()
+    server = RedisServer(port, run_dir / "redis-restart").start(appendonly=True)
+    url = server.url
+    worker = start_worker(url, stand_in_url, run_dir / "outbound-restart.log")
+    try:
+        time.sleep(2)
+        server.stop()  # Redis goes away under the running worker
+        time.sleep(5)
+        assert worker.poll() is None, "the worker died with Redis"
+        server = RedisServer(port, run_dir / "redis-restart").start(appendonly=True)
+
+        async def push() -> str:
+            redis = aioredis.from_url(url, decode_responses=True)
+            await World(redis, Clock(datetime.now(timezone.utc))).customer("wechat_mp", "oAfterRestart", 1)
+            push_id = await pushes.create(redis, name="重启后", text="Redis 回来了", segment=Segment(), by="ops")
+            await redis.close()
+            return push_id
+
+        push_id = run(push)
+
+        async def status() -> str:
+            redis = aioredis.from_url(url, decode_responses=True)
+            report = await pushes.report(redis, push_id)
+            await redis.close()
+            return report["status"]
+
+        wait_for(lambda: run(status) == "done", timeout_s=60, interval_s=0.5)
+        assert [b["touser"] for b in stand_in.sent()] == ["oAfterRestart"]
+    finally:
+        os.kill(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=20)
+        server.stop()
