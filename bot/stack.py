@@ -262,7 +262,8 @@ class Stack:
         pending = [self.actions_service(), self.rasa_service()]
         if with_console:
             pending.append(self.console_service())
-        if with_outbound and not cluster_mode():  # arq needs one Redis server, not a cluster
+        on_cluster = cluster_mode() or env.get("REDIS_CLUSTER", "").strip().lower() in ("1", "true", "yes", "on")
+        if with_outbound and not on_cluster:  # arq needs one Redis server, not a cluster
             pending.append(self.outbound_service())
         for service in pending:
             self.services[service.name] = service.start(env)
