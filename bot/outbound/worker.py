@@ -232,7 +232,7 @@ def worker_settings(**overrides: Any) -> Dict[str, Any]:
                    daily(reminders.camp_tips, "OUTBOUND_CAMP_TIP_AT", "09:00")],
         timezone=ZoneInfo(Settings.from_env().timezone),  # cron hours are the brand's
         job_timeout=job_timeout_s(), on_startup=startup, on_shutdown=shutdown, queue_name=QUEUE, keep_result=0,
-        redis_settings=redis_settings_for_arq(), max_jobs=int(os.environ.get("OUTBOUND_CONCURRENCY", "4")),
+        redis_settings=redis_settings_for_arq(), max_jobs=int(os.environ.get("OUTBOUND_CONCURRENCY", "16")),
         poll_delay=0.2, handle_signals=True, health_check_interval=30,
     )
     settings.update(overrides)
